@@ -1,0 +1,156 @@
+"""Kernel backends: one interface, three implementations.
+
+``get_backend(name)`` returns a namespace with the functions documented in
+:mod:`fastcavi.kernels.reference` (the NumPy oracle):
+
+- ``exp_dirichlet_expectation_T(lam, eta, out, compute_bound, n_threads)``
+- ``lda_e_step(data, indices, indptr, exp_topic_word, alpha, gamma, max_iter,
+  mean_change_tol, eps, exp_doc_topic, ratio, doc_bound, n_threads)``
+- ``lda_suff_stats(csc_indptr, csc_docs, csc_perm, ratio, exp_doc_topic,
+  exp_topic_word, out, n_threads)``
+
+Backends: ``"numpy"`` (reference), ``"numba"`` (``@njit(parallel=True)``) and
+``"cython"`` (compiled from ``csrc/`` with OpenMP where the compiler has it).
+``"auto"`` picks the fastest one that is available. Every backend writes each
+document's results into its own slots and reduces word statistics in a fixed
+order, so results are bit-identical for a fixed backend whatever the number
+of threads.
+"""
+
+import importlib
+import types
+
+import numpy as np
+
+BACKENDS = ("numpy", "numba", "cython")
+_FUNCTIONS = ("exp_dirichlet_expectation_T", "lda_e_step", "lda_suff_stats")
+_MODULES = {
+    "numpy": "fastcavi.kernels.reference",
+    "numba": "fastcavi.kernels.numba_lda",
+    "cython": "fastcavi._ext._lda",
+}
+_cache = {}
+
+
+def available_backends():
+    """Names of the kernel backends that can be used on this installation.
+
+    Returns
+    -------
+    names : list of str
+        A subset of ``("numpy", "numba", "cython")``, in that order. "cython"
+        is missing when the compiled extension was not built, "numba" when
+        Numba cannot be imported.
+    """
+    names = []
+    for name in BACKENDS:
+        try:
+            get_backend(name)
+        except ImportError:
+            continue
+        names.append(name)
+    return names
+
+
+def get_backend(name="auto"):
+    """The kernel namespace of one backend.
+
+    Parameters
+    ----------
+    name : {"auto", "numba", "cython", "numpy"}, default="auto"
+        "auto" prefers "cython", then "numba", then "numpy".
+
+    Returns
+    -------
+    backend : types.SimpleNamespace
+        With attribute ``name`` and the kernel functions listed in this
+        module's docstring.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not one of the names above.
+    ImportError
+        If the requested backend is not available (for example the Cython
+        extension was not compiled).
+    """
+    if name == "auto":
+        for candidate in ("cython", "numba"):
+            try:
+                return get_backend(candidate)
+            except ImportError:
+                continue
+        return get_backend("numpy")
+    if name not in _MODULES:
+        raise ValueError(
+            f"backend must be one of 'auto', {', '.join(map(repr, BACKENDS))}; got {name!r}"
+        )
+    if name not in _cache:
+        module = importlib.import_module(_MODULES[name])
+        _cache[name] = types.SimpleNamespace(
+            name=name, **{f: getattr(module, f) for f in _FUNCTIONS}
+        )
+    return _cache[name]
+
+
+def doc_chunks(indptr, n_chunks):
+    """Split documents into contiguous chunks of about equal word count.
+
+    Parameters
+    ----------
+    indptr : ndarray of shape (n_docs + 1,)
+        CSR row pointers.
+    n_chunks : int
+        Requested number of chunks (>= 1).
+
+    Returns
+    -------
+    bounds : ndarray of shape (m + 1,), int64
+        Chunk c covers documents ``bounds[c]:bounds[c + 1]``; ``m <= n_chunks``,
+        empty chunks removed. Each chunk holds about ``nnz / n_chunks``
+        non-zeros plus one document's worth of padding.
+    """
+    indptr = np.asarray(indptr, dtype=np.int64)
+    n_docs = indptr.shape[0] - 1
+    if n_docs <= 0:
+        return np.zeros(1, dtype=np.int64)
+    # weight each document by its non-zeros plus a constant for the per-document
+    # work (digamma of K entries), so chunks of short documents stay balanced
+    work = np.diff(indptr) + 4
+    cum = np.concatenate(([0], np.cumsum(work)))
+    targets = np.linspace(0, cum[-1], n_chunks + 1)
+    bounds = np.searchsorted(cum, targets, side="left")
+    bounds[0], bounds[-1] = 0, n_docs
+    return np.unique(bounds).astype(np.int64)
+
+
+def csc_structure(indices, indptr, n_words):
+    """Column structure of a CSR matrix, for fixed-order word reductions.
+
+    Parameters
+    ----------
+    indices : ndarray of shape (nnz,)
+        CSR column indices.
+    indptr : ndarray of shape (n_docs + 1,)
+        CSR row pointers.
+    n_words : int
+        Number of columns.
+
+    Returns
+    -------
+    csc_indptr : ndarray of shape (n_words + 1,), int64
+    csc_docs : ndarray of shape (nnz,), int64
+        Row of each entry in column-major order.
+    csc_perm : ndarray of shape (nnz,), int64
+        Index into the CSR arrays of each entry in column-major order.
+    """
+    indices = np.asarray(indices)
+    n_docs = indptr.shape[0] - 1
+    rows = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(indptr))
+    # stable sort by column keeps rows ascending inside each column
+    csc_perm = np.argsort(indices, kind="stable").astype(np.int64)
+    csc_docs = rows[csc_perm]
+    counts = np.bincount(indices, minlength=n_words)
+    csc_indptr = np.zeros(n_words + 1, dtype=np.int64)
+    np.cumsum(counts, out=csc_indptr[1:])
+    return csc_indptr, csc_docs, csc_perm
