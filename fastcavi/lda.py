@@ -92,14 +92,19 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
     -------------------
     backend : {"auto", "cython", "numba", "numpy"}, default="auto"
         Kernel implementation; "numpy" is the slow reference.
-    e_step_init : {"warm", "random"}, default="warm"
+    e_step_init : {"random", "warm"}, default="random"
+        Where each pass's local (per-document) optimisation starts.
+        "random": gamma is redrawn from Gamma(100, 0.01) every pass, in
+        scikit-learn's order from the same random state, reproducing
+        scikit-learn's iterates, ``bound_`` and ``perplexity`` to rounding.
         "warm": true coordinate ascent. Each training document's gamma is
         kept from one pass to the next, so the ELBO never decreases and later
-        passes need few inner updates. (The first pass draws gamma exactly as
-        scikit-learn does, so pass 1 is identical.) "random": gamma is redrawn
-        from Gamma(100, 0.01) every pass, in scikit-learn's order from the same
-        random state, reproducing scikit-learn's iterates, ``bound_`` and
-        ``perplexity`` to rounding.
+        passes need 5-20x fewer inner updates (the first pass is the same as
+        "random"). The per-document problem is not concave, though, and
+        warm-started documents stay near the topics they chose against the
+        random initial topics: on 20 Newsgroups (K=50) "warm" plateaus at a
+        held-out perplexity about 9% worse than "random" reaches in 10
+        passes, which is why "random" is the default.
     learn_doc_topic_prior : {False, "symmetric", "asymmetric"}, default=False
         Learn alpha by maximising the ELBO after each pass (Minka 2000, Newton
         iterations; gensim's ``alpha="auto"`` takes one damped step). In online
@@ -200,7 +205,7 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         verbose=0,
         random_state=None,
         backend="auto",
-        e_step_init="warm",
+        e_step_init="random",
         learn_doc_topic_prior=False,
         progress_bar=False,
     ):
@@ -305,20 +310,32 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
                      self.max_doc_update_iter, self.mean_change_tol, n_threads, True)
         rho = robbins_monro_rate(self.learning_offset, state["n_batch_iter"], self.learning_decay)
         doc_ratio = float(total_samples) / batch.n_docs
+        # lambda <- (1 - rho) lambda + rho (eta + D/|B| sstats), in place
         lam = state["lam"]
+        sstats = res.sstats
+        sstats *= rho * doc_ratio
         lam *= 1.0 - rho
-        lam += rho * (state["eta"] + doc_ratio * res.sstats)
+        lam += rho * state["eta"]
+        lam += sstats
         state["alpha"] = self._learn_alpha(state["alpha"], gamma_b, weight=rho)
         state["n_batch_iter"] += 1
-        state["ebeta"], state["topic_bound"] = self._topics(kernels, lam, state["eta"], n_threads)
+        # the topic ELBO terms are only needed at the end of a pass
+        state["ebeta"], _ = self._topics(kernels, lam, state["eta"], n_threads, False)
+        state["topic_bound"] = None
         return res
+
+    def _topic_bound_of(self, kernels, state, n_threads):
+        if state["topic_bound"] is None:
+            state["ebeta"], state["topic_bound"] = self._topics(kernels, state["lam"],
+                                                                state["eta"], n_threads)
+        return state["topic_bound"]
 
     def _commit(self, state, kernels):
         """Publish a finished fit's state as fitted attributes, all at once."""
         self.components_ = state["lam"]
         self._exp_topic_word = state["ebeta"]
         self.exp_dirichlet_component_ = state["ebeta"].T
-        self._topic_bound = state["topic_bound"]
+        self._topic_bound = self._topic_bound_of(kernels, state, effective_threads(self.n_jobs))
         self._alpha = state["alpha"]
         self.doc_topic_prior_ = self._alpha_public(state["alpha"])
         self.topic_word_prior_ = state["eta"]
@@ -407,7 +424,7 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
                                                       n_threads)
                             gamma[sl] = gamma_b
                             doc_total += res.doc_bound.sum()
-                        elbo = doc_total + state["topic_bound"]
+                        elbo = doc_total + self._topic_bound_of(kernels, state, n_threads)
                     else:
                         if gamma is None or not warm:
                             gamma = self._draw_gamma(rs, n_docs, dtype)
@@ -566,7 +583,7 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
     def _float64_state(self, kernels, state, n_threads):
         lam = np.asarray(state["lam"], dtype=np.float64)
         if state["lam"].dtype == np.float64:
-            return state["ebeta"], state["topic_bound"]
+            return state["ebeta"], self._topic_bound_of(kernels, state, n_threads)
         return self._topics(kernels, lam, state["eta"], n_threads)
 
     def _exact_bound(self, kernels, corpus, state, gamma, n_threads, sub_sampling=False,

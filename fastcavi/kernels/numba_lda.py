@@ -213,27 +213,44 @@ def lda_suff_stats(
         _suff_stats(csc_indptr, csc_docs, csc_perm, ratio, exp_doc_topic, exp_topic_word, out)
 
 
+_WORD_BLOCK = 512
+
+
 @numba.njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
 def _exp_dirichlet_T(lam, eta, out, compute_bound):
+    # topics' totals first, then word blocks in parallel, so every write to the
+    # word-major output is contiguous (a topic-major loop would write one cache
+    # line per entry); the bound is summed per block, then over blocks in order
     n_topics, n_words = lam.shape
-    partial = np.zeros(n_topics, dtype=np.float64)
-    lg_eta = math.lgamma(eta)
+    psi_total = np.empty(n_topics, dtype=np.float64)
+    lg_total = np.empty(n_topics, dtype=np.float64)
     for k in prange(n_topics):
         total = 0.0
         for w in range(n_words):
             total += np.float64(lam[k, w])
-        psi_total = digamma(total)
-        b = math.lgamma(eta * n_words) - math.lgamma(total)
-        for w in range(n_words):
-            lkw = np.float64(lam[k, w])
-            elog = digamma(lkw) - psi_total
-            out[w, k] = math.exp(elog)
-            if compute_bound:
-                b += (eta - lkw) * elog + math.lgamma(lkw) - lg_eta
-        partial[k] = b
+        psi_total[k] = digamma(total)
+        lg_total[k] = math.lgamma(total)
+    n_blocks = (n_words + _WORD_BLOCK - 1) // _WORD_BLOCK
+    partial = np.zeros(n_blocks, dtype=np.float64)
+    lg_eta = math.lgamma(eta)
+    for b in prange(n_blocks):
+        acc = 0.0
+        for w in range(b * _WORD_BLOCK, min(n_words, (b + 1) * _WORD_BLOCK)):
+            for k in range(n_topics):
+                lkw = np.float64(lam[k, w])
+                elog = digamma(lkw) - psi_total[k]
+                out[w, k] = math.exp(elog)
+                if compute_bound:
+                    acc += (eta - lkw) * elog + math.lgamma(lkw) - lg_eta
+        partial[b] = acc
     if not compute_bound:
         return 0.0
-    return partial.sum()
+    bound = 0.0
+    for b in range(n_blocks):
+        bound += partial[b]
+    for k in range(n_topics):
+        bound += math.lgamma(eta * n_words) - lg_total[k]
+    return bound
 
 
 def exp_dirichlet_expectation_T(lam, eta, out, compute_bound=True, n_threads=1):

@@ -1,0 +1,8 @@
+"""``python -m fastcavi``: the same as the ``fastcavi`` console script."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
