@@ -50,6 +50,20 @@ def openmp_flags():
     return ["-fopenmp"], ["-fopenmp"]
 
 
+def portable_flags():
+    """Optimisation flags for a portable build.
+
+    No -march=native (wheels and CI run on other x86_64 CPUs; AVX2 kernels
+    are selected at run time instead, see csrc/_lda.pyx) and no -ffast-math
+    (the kernels rely on NaN/inf semantics). -ffp-contract=off keeps the
+    compiler from fusing a*b+c into FMA when CFLAGS enable FMA, so every SIMD
+    variant returns the same bits as the scalar code. MSVC gets /O2.
+    """
+    if sys.platform == "win32" and "gcc" not in (os.environ.get("CC") or ""):
+        return ["/O2"]
+    return ["-O3", "-ffp-contract=off"]
+
+
 compile_omp, link_omp = openmp_flags()
 macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
           ("FASTCAVI_OPENMP", "1" if compile_omp else "0")]
@@ -60,7 +74,7 @@ extensions = [
         ["csrc/_lda.pyx"],
         include_dirs=[np.get_include()],
         define_macros=macros,
-        extra_compile_args=["-O3"] + compile_omp,
+        extra_compile_args=portable_flags() + compile_omp,
         extra_link_args=link_omp,
     )
 ]

@@ -1,0 +1,917 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False
+"""Cython backend of the LDA kernels (``fastcavi._ext._lda``).
+
+Same contracts as :mod:`fastcavi.kernels.reference` (the NumPy oracle) and the
+same structure as :mod:`fastcavi.kernels.numba_lda`:
+
+- ``lda_e_step``: OpenMP ``prange`` (dynamic schedule) over contiguous chunks
+  of documents from :func:`fastcavi.kernels.doc_chunks`; each thread allocates
+  its scratch once; every document writes only its own outputs.
+- ``lda_suff_stats``: ``prange`` over words, each word gathers its column in
+  the fixed CSC order.
+- ``exp_dirichlet_expectation_T``: ``prange`` over topics for each topic's
+  psi(sum) and lgamma(sum), then over blocks of 512 words (contiguous writes
+  to the word-major output); one float64 bound term per block, summed in
+  block order afterwards.
+
+Results are therefore bit-identical for any ``n_threads``.
+
+Per document and CAVI iteration, one sweep over the words first forms every
+``n_dw / phinorm_dw`` (dot products in the working dtype with 8 partial sums)
+and then ``sum_w (n_dw / phinorm_dw) expElogbeta_w`` with the K accumulators
+held in vector registers, words in order. The summation order is fixed by the
+source, not by the instruction set: the variants "scalar", "generic" (16-byte
+vectors) and "avx2" (32-byte, chosen at import on CPUs that have it, see
+:func:`simd_variants`) return the same bits, and no FMA is used (the build
+passes ``-ffp-contract=off``, never ``-ffast-math``). Sums of gamma and
+lambda, ELBO terms, digamma, exp and lgamma are evaluated in float64 (the
+reentrant ``lgamma_r`` where libm has it).
+
+``digamma`` uses the algorithm of :mod:`fastcavi.kernels.special`: a Taylor
+series in double-double around the positive root, else the recurrence up to
+x >= 10 and the asymptotic series to x^-14. Its 24 Taylor coefficients are
+computed at import with ``scipy.special.zeta``, exactly as ``special.py`` does.
+"""
+
+from cython.parallel cimport parallel, prange
+from libc.math cimport exp, log, fabs, INFINITY, NAN
+from libc.stdint cimport int32_t, int64_t
+from libc.stdlib cimport free, malloc
+
+import math
+import os
+
+import numpy as np
+
+__all__ = [
+    "exp_dirichlet_expectation_T",
+    "lda_e_step",
+    "lda_suff_stats",
+    "digamma",
+    "OPENMP_ENABLED",
+    "simd_variant",
+    "simd_variants",
+]
+
+cdef extern from * nogil:
+    """
+    #include <math.h>
+    #include <string.h>
+
+    #ifndef FASTCAVI_OPENMP
+    #define FASTCAVI_OPENMP 0
+    #endif
+    #if FASTCAVI_OPENMP && defined(_OPENMP)
+    #define FC_OPENMP_ENABLED 1
+    #else
+    #define FC_OPENMP_ENABLED 0
+    #endif
+
+    /* lgamma writes the global signgam in glibc/BSD libms (a data race under
+       OpenMP); the reentrant variant does not. */
+    #if defined(__APPLE__)
+    extern double lgamma_r(double, int *);
+    #endif
+    #if defined(__GLIBC__) || defined(__APPLE__) || defined(__FreeBSD__) \\
+        || defined(__NetBSD__) || defined(__OpenBSD__)
+    static inline double fc_lgamma(double x) { int sign; return lgamma_r(x, &sign); }
+    #else
+    static inline double fc_lgamma(double x) { return lgamma(x); }
+    #endif
+
+    /* ------------------------------------------------------------------------
+       Vector kernels. Every variant below performs the same floating-point
+       operations in the same order, so they return the same bits:
+
+       - dot(a, b): 8 partial sums (lane l takes k = l mod 8), combined as
+         ((p0+p4)+(p2+p6))+((p1+p5)+(p3+p7)), then the n mod 8 tail in order;
+       - gather(rows, coef): acc[k] = sum_j coef[j] * rows[j][k], j in order,
+         each acc[k] kept in a register across j.
+
+       "generic" is plain C or GCC/Clang vector extensions of 16 bytes (SSE2,
+       NEON); "avx2" uses 32-byte vectors in functions compiled with
+       __attribute__((target("avx2"))) and is picked at import time when the
+       CPU has it. FMA is never used, so there is no contraction to differ. */
+
+    #if defined(__GNUC__) || defined(__clang__)
+    #define FC_GNU_VECTORS 1
+    #else
+    #define FC_GNU_VECTORS 0
+    #endif
+    #if FC_GNU_VECTORS && (defined(__x86_64__) || defined(__i386__))
+    #define FC_HAVE_AVX2 1
+    #else
+    #define FC_HAVE_AVX2 0
+    #endif
+
+    #define FC_DEFINE_SCALAR(T, S)                                                 \\
+    static inline T fc_dot_##S(const T *a, const T *b, Py_ssize_t n) {             \\
+        T p[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                         \\
+        Py_ssize_t k = 0;                                                          \\
+        int l;                                                                     \\
+        for (; k + 8 <= n; k += 8)                                                 \\
+            for (l = 0; l < 8; ++l) p[l] += a[k + l] * b[k + l];                   \\
+        T s = ((p[0] + p[4]) + (p[2] + p[6])) + ((p[1] + p[5]) + (p[3] + p[7]));   \\
+        for (; k < n; ++k) s += a[k] * b[k];                                       \\
+        return s;                                                                  \\
+    }                                                                              \\
+    static void fc_gather_scalar_##S(const T *const *rows, const T *coef,          \\
+                                     Py_ssize_t n, Py_ssize_t K, T *acc) {         \\
+        Py_ssize_t j, k;                                                           \\
+        for (k = 0; k < K; ++k) acc[k] = 0;                                        \\
+        for (j = 0; j < n; ++j) {                                                  \\
+            const T c = coef[j];                                                   \\
+            const T *r = rows[j];                                                  \\
+            for (k = 0; k < K; ++k) acc[k] += c * r[k];                            \\
+        }                                                                          \\
+    }                                                                              \\
+    static void fc_sweep_scalar_##S(const T *cnt, const T *const *rows,            \\
+            Py_ssize_t n, Py_ssize_t K, const T *etheta, T eps, T *coef, T *acc) { \\
+        Py_ssize_t j;                                                              \\
+        for (j = 0; j < n; ++j)                                                    \\
+            coef[j] = cnt[j] / (fc_dot_##S(etheta, rows[j], K) + eps);             \\
+        fc_gather_scalar_##S(rows, coef, n, K, acc);                               \\
+    }
+
+    FC_DEFINE_SCALAR(float, f)
+    FC_DEFINE_SCALAR(double, d)
+
+    #if FC_GNU_VECTORS
+    /* V: vector type, L lanes; up to 8 vectors of acc live in registers per
+       pass over the words. The last vector of a row may overlap the one
+       before it (offset K - L): the overlapping lanes repeat exactly the same
+       operations, so storing them twice is harmless. */
+    #define FC_DEFINE_SIMD(T, S, V, L, ATTR, SFX)                                  \\
+    ATTR static inline V fc_ld_##S##SFX(const T *p) {                               \\
+        V v; memcpy(&v, p, sizeof v); return v; }                                  \\
+    ATTR static inline T fc_vdot_##S##SFX(const T *a, const T *b, Py_ssize_t n) {  \\
+        V p[8 / L];                                                                \\
+        T lane[8];                                                                 \\
+        Py_ssize_t k = 0;                                                          \\
+        int i;                                                                     \\
+        for (i = 0; i < 8 / L; ++i) p[i] = (V){0};                                 \\
+        for (; k + 8 <= n; k += 8)                                                 \\
+            for (i = 0; i < 8 / L; ++i)                                            \\
+                p[i] += fc_ld_##S##SFX(a + k + i * L) * fc_ld_##S##SFX(b + k + i * L); \\
+        memcpy(lane, p, sizeof lane);                                              \\
+        T s = ((lane[0] + lane[4]) + (lane[2] + lane[6]))                          \\
+            + ((lane[1] + lane[5]) + (lane[3] + lane[7]));                         \\
+        for (; k < n; ++k) s += a[k] * b[k];                                       \\
+        return s;                                                                  \\
+    }                                                                              \\
+    ATTR static inline void fc_block_##S##SFX(const T *const *rows, const T *coef, \\
+            Py_ssize_t n, const Py_ssize_t *off, const int m, T *acc) {            \\
+        V p[8];                                                                    \\
+        Py_ssize_t j;                                                              \\
+        int i;                                                                     \\
+        for (i = 0; i < m; ++i) p[i] = (V){0};                                     \\
+        for (j = 0; j < n; ++j) {                                                  \\
+            const T c = coef[j];                                                   \\
+            const T *r = rows[j];                                                  \\
+            for (i = 0; i < m; ++i) p[i] += c * fc_ld_##S##SFX(r + off[i]);         \\
+        }                                                                          \\
+        for (i = 0; i < m; ++i) memcpy(acc + off[i], &p[i], sizeof(V));            \\
+    }                                                                              \\
+    ATTR static void fc_gather_##S##SFX(const T *const *rows, const T *coef,       \\
+                                        Py_ssize_t n, Py_ssize_t K, T *acc) {      \\
+        Py_ssize_t off[8], v, nvec;                                                \\
+        int i, m;                                                                  \\
+        if (K < L) { fc_gather_scalar_##S(rows, coef, n, K, acc); return; }        \\
+        nvec = (K + L - 1) / L;                                                    \\
+        for (v = 0; v < nvec; v += m) {                                            \\
+            m = nvec - v < 8 ? (int)(nvec - v) : 8;                                \\
+            for (i = 0; i < m; ++i)                                                \\
+                off[i] = (v + i) * L < K - L ? (v + i) * L : K - L;                \\
+            switch (m) {                                                           \\
+            case 1: fc_block_##S##SFX(rows, coef, n, off, 1, acc); break;          \\
+            case 2: fc_block_##S##SFX(rows, coef, n, off, 2, acc); break;          \\
+            case 3: fc_block_##S##SFX(rows, coef, n, off, 3, acc); break;          \\
+            case 4: fc_block_##S##SFX(rows, coef, n, off, 4, acc); break;          \\
+            case 5: fc_block_##S##SFX(rows, coef, n, off, 5, acc); break;          \\
+            case 6: fc_block_##S##SFX(rows, coef, n, off, 6, acc); break;          \\
+            case 7: fc_block_##S##SFX(rows, coef, n, off, 7, acc); break;          \\
+            default: fc_block_##S##SFX(rows, coef, n, off, 8, acc); break;         \\
+            }                                                                      \\
+        }                                                                          \\
+    }                                                                              \\
+    ATTR static void fc_sweep_##S##SFX(const T *cnt, const T *const *rows,         \\
+            Py_ssize_t n, Py_ssize_t K, const T *etheta, T eps, T *coef, T *acc) { \\
+        Py_ssize_t j;                                                              \\
+        for (j = 0; j < n; ++j)                                                    \\
+            coef[j] = cnt[j] / (fc_vdot_##S##SFX(etheta, rows[j], K) + eps);       \\
+        fc_gather_##S##SFX(rows, coef, n, K, acc);                                 \\
+    }
+
+    typedef float fc_v4f __attribute__((vector_size(16)));
+    typedef double fc_v2d __attribute__((vector_size(16)));
+    FC_DEFINE_SIMD(float, f, fc_v4f, 4, , _generic)
+    FC_DEFINE_SIMD(double, d, fc_v2d, 2, , _generic)
+    #if FC_HAVE_AVX2
+    typedef float fc_v8f __attribute__((vector_size(32)));
+    typedef double fc_v4d __attribute__((vector_size(32)));
+    FC_DEFINE_SIMD(float, f, fc_v8f, 8, __attribute__((target("avx2"))), _avx2)
+    FC_DEFINE_SIMD(double, d, fc_v4d, 4, __attribute__((target("avx2"))), _avx2)
+    #endif
+    #else  /* no vector extensions: the scalar versions are the generic ones */
+    #define fc_sweep_f_generic fc_sweep_scalar_f
+    #define fc_sweep_d_generic fc_sweep_scalar_d
+    #define fc_gather_f_generic fc_gather_scalar_f
+    #define fc_gather_d_generic fc_gather_scalar_d
+    #endif
+
+    typedef void (*fc_sweep_f_t)(const float *, const float *const *, Py_ssize_t,
+                                 Py_ssize_t, const float *, float, float *, float *);
+    typedef void (*fc_sweep_d_t)(const double *, const double *const *, Py_ssize_t,
+                                 Py_ssize_t, const double *, double, double *, double *);
+    typedef void (*fc_gather_f_t)(const float *const *, const float *, Py_ssize_t,
+                                  Py_ssize_t, float *);
+    typedef void (*fc_gather_d_t)(const double *const *, const double *, Py_ssize_t,
+                                  Py_ssize_t, double *);
+    static fc_sweep_f_t fc_sweep_f_impl = fc_sweep_f_generic;
+    static fc_sweep_d_t fc_sweep_d_impl = fc_sweep_d_generic;
+    static fc_gather_f_t fc_gather_f_impl = fc_gather_f_generic;
+    static fc_gather_d_t fc_gather_d_impl = fc_gather_d_generic;
+
+    /* 0: scalar C, 1: generic vectors, 2: avx2 */
+    static int fc_cpu_has_avx2(void) {
+    #if FC_HAVE_AVX2
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") ? 1 : 0;
+    #else
+        return 0;
+    #endif
+    }
+    static int fc_set_simd(int level) {
+        if (level == 0) {
+            fc_sweep_f_impl = fc_sweep_scalar_f; fc_sweep_d_impl = fc_sweep_scalar_d;
+            fc_gather_f_impl = fc_gather_scalar_f; fc_gather_d_impl = fc_gather_scalar_d;
+            return 0;
+        }
+        if (level == 1) {
+            fc_sweep_f_impl = fc_sweep_f_generic; fc_sweep_d_impl = fc_sweep_d_generic;
+            fc_gather_f_impl = fc_gather_f_generic; fc_gather_d_impl = fc_gather_d_generic;
+            return 0;
+        }
+    #if FC_HAVE_AVX2
+        if (level == 2 && fc_cpu_has_avx2()) {
+            fc_sweep_f_impl = fc_sweep_f_avx2; fc_sweep_d_impl = fc_sweep_d_avx2;
+            fc_gather_f_impl = fc_gather_f_avx2; fc_gather_d_impl = fc_gather_d_avx2;
+            return 0;
+        }
+    #endif
+        return -1;
+    }
+
+    static inline void fc_doc_sweep_f(const float *cnt, const float **rows, Py_ssize_t n,
+            Py_ssize_t K, const float *etheta, float eps, float *coef, float *acc) {
+        fc_sweep_f_impl(cnt, rows, n, K, etheta, eps, coef, acc);
+    }
+    static inline void fc_doc_sweep_d(const double *cnt, const double **rows, Py_ssize_t n,
+            Py_ssize_t K, const double *etheta, double eps, double *coef, double *acc) {
+        fc_sweep_d_impl(cnt, rows, n, K, etheta, eps, coef, acc);
+    }
+    static inline void fc_gather_f(const float **rows, const float *coef, Py_ssize_t n,
+                                   Py_ssize_t K, float *acc) {
+        fc_gather_f_impl(rows, coef, n, K, acc);
+    }
+    static inline void fc_gather_d(const double **rows, const double *coef, Py_ssize_t n,
+                                   Py_ssize_t K, double *acc) {
+        fc_gather_d_impl(rows, coef, n, K, acc);
+    }
+    """
+    int FC_OPENMP_ENABLED
+    double fc_lgamma(double x)
+    float fc_dot_f(const float *a, const float *b, Py_ssize_t n)
+    double fc_dot_d(const double *a, const double *b, Py_ssize_t n)
+    void fc_doc_sweep_f(const float *cnt, const float **rows, Py_ssize_t n, Py_ssize_t K,
+                        const float *etheta, float eps, float *coef, float *acc)
+    void fc_doc_sweep_d(const double *cnt, const double **rows, Py_ssize_t n, Py_ssize_t K,
+                        const double *etheta, double eps, double *coef, double *acc)
+    void fc_gather_f(const float **rows, const float *coef, Py_ssize_t n, Py_ssize_t K,
+                     float *acc)
+    void fc_gather_d(const double **rows, const double *coef, Py_ssize_t n, Py_ssize_t K,
+                     double *acc)
+    int fc_cpu_has_avx2()
+    int fc_set_simd(int level)
+
+#: True when the extension was compiled with OpenMP (else prange runs serially)
+OPENMP_ENABLED = bool(FC_OPENMP_ENABLED)
+
+_SIMD_LEVELS = {"scalar": 0, "generic": 1, "avx2": 2}
+_simd = None
+
+
+def simd_variants():
+    """Names of the vector-kernel variants usable on this CPU, slowest first.
+
+    "scalar" (plain C), "generic" (16-byte vectors) and, on x86 CPUs with
+    AVX2, "avx2". All of them give bit-identical results.
+    """
+    return [name for name in _SIMD_LEVELS if name != "avx2" or fc_cpu_has_avx2()]
+
+
+def simd_variant():
+    """Name of the vector-kernel variant in use (see :func:`simd_variants`)."""
+    return _simd
+
+
+def _set_simd(name):
+    """Select the vector-kernel variant; for tests and benchmarks only.
+
+    Not thread-safe: do not call while kernels run. Returns the previous name.
+    """
+    global _simd
+    if name not in _SIMD_LEVELS or fc_set_simd(_SIMD_LEVELS[name]) != 0:
+        raise ValueError(f"SIMD variant must be one of {simd_variants()}; got {name!r}")
+    previous, _simd = _simd, name
+    return previous
+
+
+_set_simd(os.environ.get("FASTCAVI_SIMD") or simd_variants()[len(simd_variants()) - 1])
+
+ctypedef fused floating:
+    float
+    double
+
+ctypedef fused index_t:
+    int32_t
+    int64_t
+
+ctypedef fused ptr_t:
+    int32_t
+    int64_t
+
+# The same chunking as the Numba backend.
+cdef int _CHUNKS_PER_THREAD = 8
+
+
+# ---------------------------------------------------------------------------
+# digamma (algorithm and constants of fastcavi/kernels/special.py)
+# ---------------------------------------------------------------------------
+
+#: positive root of digamma as a double-double: hi + lo
+PSI_ROOT_HI = 1.4616321449683622
+PSI_ROOT_LO = 9.549995429965697e-17
+#: half-width of the interval around the root where the Taylor series is used
+PSI_ROOT_RADIUS = 0.25
+
+cdef double _ROOT_HI = PSI_ROOT_HI
+cdef double _ROOT_LO = PSI_ROOT_LO
+cdef double _ROOT_RADIUS = PSI_ROOT_RADIUS
+cdef enum:
+    _N_TAYLOR = 24
+cdef double _TAYLOR[_N_TAYLOR]
+
+
+def _taylor_coefficients():
+    """c_n = (-1)^(n+1) zeta(n+1, x0), n = 1..24, as in special.PSI_ROOT_TAYLOR."""
+    from scipy.special import zeta
+
+    return np.array(
+        [(-1.0) ** (n + 1) * zeta(n + 1, PSI_ROOT_HI) for n in range(1, _N_TAYLOR + 1)],
+        dtype=np.float64,
+    )
+
+
+PSI_ROOT_TAYLOR = _taylor_coefficients()
+PSI_ROOT_TAYLOR.setflags(write=False)
+for _i in range(_N_TAYLOR):
+    _TAYLOR[_i] = PSI_ROOT_TAYLOR[_i]
+del _i
+
+
+cdef inline double _digamma(double x) noexcept nogil:
+    cdef double t, acc, result, inv, z, series
+    cdef int i
+    if not (x > 0.0):
+        if x == 0.0:
+            return -INFINITY
+        return NAN
+    t = x - _ROOT_HI
+    if fabs(t) < _ROOT_RADIUS:
+        t = t - _ROOT_LO
+        acc = 0.0
+        for i in range(_N_TAYLOR - 1, -1, -1):
+            acc = (acc + _TAYLOR[i]) * t
+        return acc
+    result = 0.0
+    while x < 10.0:
+        result -= 1.0 / x
+        x += 1.0
+    inv = 1.0 / x
+    z = inv * inv
+    series = z * (
+        1.0 / 12
+        - z
+        * (
+            1.0 / 120
+            - z
+            * (
+                1.0 / 252
+                - z
+                * (1.0 / 240 - z * (1.0 / 132 - z * (691.0 / 32760 - z * (1.0 / 12))))
+            )
+        )
+    )
+    return result + log(x) - 0.5 * inv - series
+
+
+cpdef double digamma(double x) noexcept nogil:
+    """Digamma function psi(x) for x > 0, in float64.
+
+    Same algorithm as :func:`fastcavi.kernels.special.digamma`: relative
+    error below 1e-13 against ``scipy.special.digamma`` on (0, 1e6].
+    ``digamma(0) = -inf``; negative or NaN arguments give NaN.
+    """
+    return _digamma(x)
+
+
+# ---------------------------------------------------------------------------
+# small vector helpers, dispatched on the fused dtype at compile time
+# ---------------------------------------------------------------------------
+
+cdef inline floating _dot(const floating *a, const floating *b, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        return fc_dot_f(a, b, n)
+    else:
+        return fc_dot_d(a, b, n)
+
+
+cdef inline void _gather(
+    const floating **rows, const floating *coef, Py_ssize_t n, Py_ssize_t n_topics,
+    floating *acc,
+) noexcept nogil:
+    """acc[k] = sum_j coef[j] * rows[j][k], j in order."""
+    if floating is float:
+        fc_gather_f(rows, coef, n, n_topics, acc)
+    else:
+        fc_gather_d(rows, coef, n, n_topics, acc)
+
+
+cdef inline void _exp_dirichlet_row(
+    const floating *g, floating *out, Py_ssize_t n
+) noexcept nogil:
+    """out[k] = exp(psi(g[k]) - psi(sum(g))), sums and psi in float64."""
+    cdef Py_ssize_t k
+    cdef double total = 0.0
+    cdef double psi_total
+    for k in range(n):
+        total += g[k]
+    psi_total = _digamma(total)
+    for k in range(n):
+        out[k] = <floating> exp(_digamma(g[k]) - psi_total)
+
+
+# ---------------------------------------------------------------------------
+# exp_dirichlet_expectation_T
+# ---------------------------------------------------------------------------
+
+# words per parallel block (as in the Numba backend): blocks write contiguous
+# rows of the word-major output
+cdef Py_ssize_t _WORD_BLOCK = 512
+
+
+cdef void _topic_totals(
+    const floating *lam_k, Py_ssize_t n_words, double *psi_total, double *lg_total
+) noexcept nogil:
+    cdef Py_ssize_t w
+    cdef double total = 0.0
+    for w in range(n_words):
+        total += lam_k[w]
+    psi_total[0] = _digamma(total)
+    lg_total[0] = fc_lgamma(total)
+
+
+cdef double _exp_dirichlet_block(
+    const floating *lam, Py_ssize_t n_words, Py_ssize_t n_topics, Py_ssize_t w0,
+    Py_ssize_t w1, const double *psi_total, double eta, double lg_eta, bint compute_bound,
+    floating *out,
+) noexcept nogil:
+    """Rows w0..w1-1 of out = exp(Elogbeta).T; returns their bound terms (w, then k order)."""
+    cdef Py_ssize_t w, k
+    cdef double lkw, elog
+    cdef double acc = 0.0
+    for w in range(w0, w1):
+        for k in range(n_topics):
+            lkw = lam[k * n_words + w]
+            elog = _digamma(lkw) - psi_total[k]
+            out[w * n_topics + k] = <floating> exp(elog)
+            if compute_bound:
+                acc += (eta - lkw) * elog + fc_lgamma(lkw) - lg_eta
+    return acc
+
+
+def _exp_dirichlet_T(
+    const floating[:, ::1] lam, double eta, floating[:, ::1] out, bint compute_bound,
+    int n_threads
+):
+    cdef Py_ssize_t n_topics = lam.shape[0]
+    cdef Py_ssize_t n_words = lam.shape[1]
+    cdef Py_ssize_t n_blocks = (n_words + _WORD_BLOCK - 1) // _WORD_BLOCK
+    cdef Py_ssize_t k, b
+    cdef double lg_eta = fc_lgamma(eta)
+    cdef double lg_eta_sum = fc_lgamma(eta * n_words)
+    cdef double bound = 0.0
+    if out.shape[0] != n_words or out.shape[1] != n_topics:
+        raise ValueError(
+            f"out must have shape {(n_words, n_topics)} (lam transposed); "
+            f"got {(out.shape[0], out.shape[1])}"
+        )
+    if n_topics == 0:
+        return 0.0
+    # per-topic psi(sum_w lambda_kw) and lgamma of it, then word blocks in parallel;
+    # the bound is summed per block, then over blocks in order, then over topics
+    totals = np.empty((2, n_topics), dtype=np.float64)
+    partial = np.zeros(max(n_blocks, 1), dtype=np.float64)
+    cdef double[:, ::1] tot = totals
+    cdef double[::1] part = partial
+    cdef const floating *p_lam = &lam[0, 0]
+    cdef floating *p_out = &out[0, 0] if n_words else NULL
+    with nogil:
+        for k in prange(n_topics, num_threads=n_threads, schedule="static"):
+            _topic_totals(p_lam + k * n_words, n_words, &tot[0, k], &tot[1, k])
+        for b in prange(n_blocks, num_threads=n_threads, schedule="dynamic"):
+            part[b] = _exp_dirichlet_block(
+                p_lam, n_words, n_topics, b * _WORD_BLOCK,
+                min(n_words, (b + 1) * _WORD_BLOCK), &tot[0, 0], eta, lg_eta,
+                compute_bound, p_out,
+            )
+        if compute_bound:
+            for b in range(n_blocks):
+                bound += part[b]
+            for k in range(n_topics):
+                bound += lg_eta_sum - tot[1, k]
+    return bound
+
+
+def exp_dirichlet_expectation_T(lam, eta, out, compute_bound=True, n_threads=1):
+    """Cython version of :func:`fastcavi.kernels.reference.exp_dirichlet_expectation_T`.
+
+    Same parameters, shapes and return value; parallel over topics, then over
+    word blocks, with ``n_threads`` OpenMP threads. ``lam`` is used in place when C-contiguous
+    (else copied); ``out`` must be C-contiguous with the dtype of ``lam``.
+    """
+    lam = np.ascontiguousarray(lam)
+    if lam.dtype != np.float32 and lam.dtype != np.float64:
+        raise TypeError(f"lam must be float32 or float64; got {lam.dtype}")
+    if lam.ndim != 2:
+        raise ValueError(f"lam must be 2-d; got shape {lam.shape}")
+    _check_dtype("out", out, lam.dtype)
+    return float(
+        _exp_dirichlet_T(lam, float(eta), out, bool(compute_bound), _n_threads(n_threads))
+    )
+
+
+# ---------------------------------------------------------------------------
+# lda_e_step
+# ---------------------------------------------------------------------------
+
+cdef inline void _doc_sweep(
+    const floating *cnt, const floating **rows, Py_ssize_t n, Py_ssize_t n_topics,
+    const floating *etheta, floating epsv, floating *coef, floating *acc,
+) noexcept nogil:
+    if floating is float:
+        fc_doc_sweep_f(cnt, rows, n, n_topics, etheta, epsv, coef, acc)
+    else:
+        fc_doc_sweep_d(cnt, rows, n, n_topics, etheta, epsv, coef, acc)
+
+
+cdef Py_ssize_t _e_step_doc(
+    const floating *cnt, const index_t *ids, Py_ssize_t n_ids,
+    const floating *etw, const floating *alpha, Py_ssize_t n_topics,
+    Py_ssize_t max_iter, double tol, floating epsv, double alpha_bound,
+    floating *g, floating *etheta_out, floating *ratio, double *bound,
+    floating *etheta, floating *acc, floating *coef, const floating **rows,
+) noexcept nogil:
+    """CAVI for one document (in place on its gamma row ``g``); returns #updates.
+
+    Scratch: ``etheta``, ``acc`` of n_topics and ``coef``, ``rows`` of n_ids.
+    """
+    cdef Py_ssize_t it, j, k
+    cdef Py_ssize_t n_up = 0
+    cdef floating s, new
+    cdef double change, loglik, total, psi_total, gk, b
+    for j in range(n_ids):
+        rows[j] = etw + <Py_ssize_t> ids[j] * n_topics
+    _exp_dirichlet_row(g, etheta, n_topics)
+    for it in range(max_iter):
+        # phinorm_j = etheta . beta_w + eps; acc = sum_j (n_j / phinorm_j) beta_w
+        _doc_sweep(cnt, rows, n_ids, n_topics, etheta, epsv, coef, acc)
+        change = 0.0
+        for k in range(n_topics):
+            new = alpha[k] + etheta[k] * acc[k]
+            change += fabs(new - g[k])
+            g[k] = new
+        change /= n_topics
+        _exp_dirichlet_row(g, etheta, n_topics)
+        n_up += 1
+        if change < tol:
+            break
+    loglik = 0.0
+    for j in range(n_ids):
+        s = _dot(etheta, rows[j], n_topics) + epsv
+        ratio[j] = cnt[j] / s
+        loglik += <double> cnt[j] * log(<double> s)
+    total = 0.0
+    for k in range(n_topics):
+        total += g[k]
+    psi_total = _digamma(total)
+    b = loglik + alpha_bound - fc_lgamma(total)
+    for k in range(n_topics):
+        gk = g[k]
+        b += (alpha[k] - gk) * (_digamma(gk) - psi_total) + fc_lgamma(gk)
+        etheta_out[k] = etheta[k]
+    bound[0] = b
+    return n_up
+
+
+cdef int64_t _e_step_range(
+    const floating *data, const index_t *indices, const ptr_t *indptr,
+    Py_ssize_t first, Py_ssize_t last,
+    const floating *etw, const floating *alpha, Py_ssize_t n_topics,
+    Py_ssize_t max_iter, double tol, floating epsv, double alpha_bound,
+    floating *gamma, floating *exp_doc_topic, floating *ratio, double *doc_bound,
+    void *scratch, Py_ssize_t max_len,
+) noexcept nogil:
+    """Documents first..last-1 of one chunk; returns their number of updates.
+
+    ``scratch`` holds max_len row pointers followed by max_len + 2 * n_topics
+    floating values (max_len = longest document).
+    """
+    cdef Py_ssize_t d, start, stop
+    cdef int64_t n_up = 0
+    cdef const floating **rows = <const floating **> scratch
+    cdef floating *coef = <floating *> (rows + max_len)
+    cdef floating *etheta = coef + max_len
+    cdef floating *acc = etheta + n_topics
+    for d in range(first, last):
+        start = indptr[d]
+        stop = indptr[d + 1]
+        n_up += _e_step_doc(
+            data + start, indices + start, stop - start, etw, alpha, n_topics,
+            max_iter, tol, epsv, alpha_bound,
+            gamma + d * n_topics, exp_doc_topic + d * n_topics, ratio + start,
+            doc_bound + d, etheta, acc, coef, rows,
+        )
+    return n_up
+
+
+def _e_step(
+    const floating[::1] data,
+    const index_t[::1] indices,
+    const ptr_t[::1] indptr,
+    const floating[:, ::1] exp_topic_word,
+    const floating[::1] alpha,
+    floating[:, ::1] gamma,
+    Py_ssize_t max_iter,
+    double mean_change_tol,
+    double eps,
+    floating[:, ::1] exp_doc_topic,
+    floating[::1] ratio,
+    double[::1] doc_bound,
+    const int64_t[::1] bounds,
+    double alpha_bound,
+    Py_ssize_t max_len,
+    int n_threads,
+):
+    cdef Py_ssize_t n_topics = gamma.shape[1]
+    cdef Py_ssize_t n_chunks = bounds.shape[0] - 1
+    cdef Py_ssize_t c
+    cdef floating epsv = <floating> eps
+    cdef void *scratch = NULL
+    # raw pointers (computed from element 0 only when the array is non-empty)
+    cdef const floating *p_data = &data[0] if data.shape[0] else NULL
+    cdef const index_t *p_indices = &indices[0] if indices.shape[0] else NULL
+    cdef const floating *p_etw = &exp_topic_word[0, 0] if exp_topic_word.shape[0] else NULL
+    cdef floating *p_ratio = &ratio[0] if ratio.shape[0] else NULL
+    updates = np.zeros(max(n_chunks, 0), dtype=np.int64)
+    cdef int64_t[::1] upd = updates
+    if n_chunks <= 0 or n_topics == 0:
+        return 0
+    # each thread's scratch: etheta, acc, coef and row pointers (see _e_step_range),
+    # padded so that threads do not share cache lines
+    cdef size_t scratch_bytes = (
+        max_len * sizeof(void *) + (max_len + 2 * n_topics) * sizeof(floating) + 128
+    )
+    with nogil, parallel(num_threads=n_threads):
+        scratch = malloc(scratch_bytes)
+        for c in prange(n_chunks, schedule="dynamic"):
+            if scratch == NULL:
+                upd[c] = -1
+            else:
+                upd[c] = _e_step_range(
+                    p_data, p_indices, &indptr[0], bounds[c], bounds[c + 1],
+                    p_etw, &alpha[0], n_topics, max_iter, mean_change_tol, epsv,
+                    alpha_bound, &gamma[0, 0], &exp_doc_topic[0, 0], p_ratio,
+                    &doc_bound[0], scratch, max_len,
+                )
+        free(scratch)
+    if (updates < 0).any():
+        raise MemoryError("fastcavi: could not allocate per-thread scratch")
+    return int(updates.sum())
+
+
+def lda_e_step(
+    data,
+    indices,
+    indptr,
+    exp_topic_word,
+    alpha,
+    gamma,
+    max_iter,
+    mean_change_tol,
+    eps,
+    exp_doc_topic,
+    ratio,
+    doc_bound,
+    n_threads=1,
+):
+    """Cython version of :func:`fastcavi.kernels.reference.lda_e_step`.
+
+    Same parameters, shapes, dtypes and return value; OpenMP over chunks of
+    documents with ``n_threads`` threads. Inputs are used in place when
+    contiguous (``data`` is never copied then); the outputs ``gamma``,
+    ``exp_doc_topic``, ``ratio`` and ``doc_bound`` must be C-contiguous.
+    Word ids in ``indices`` must lie in ``[0, n_words)`` (not checked).
+    """
+    from fastcavi.kernels import doc_chunks
+
+    n_threads = _n_threads(n_threads)
+    dtype = np.dtype(gamma.dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"gamma must be float32 or float64; got {dtype}")
+    for name, arr in (("data", data), ("exp_topic_word", exp_topic_word),
+                      ("exp_doc_topic", exp_doc_topic), ("ratio", ratio)):
+        _check_dtype(name, arr, dtype)
+    _check_dtype("doc_bound", doc_bound, np.float64)
+    data = np.ascontiguousarray(data)
+    indices = _as_index(indices)
+    indptr = _as_index(indptr)
+    exp_topic_word = np.ascontiguousarray(exp_topic_word)
+    n_docs = indptr.shape[0] - 1
+    n_topics = gamma.shape[1] if gamma.ndim == 2 else -1
+    alpha = np.ascontiguousarray(alpha, dtype=dtype)
+    if alpha.shape != (n_topics,):
+        raise ValueError(f"alpha must have shape ({n_topics},); got {alpha.shape}")
+    if gamma.shape != (n_docs, n_topics) or exp_doc_topic.shape != (n_docs, n_topics):
+        raise ValueError(
+            f"gamma and exp_doc_topic must have shape {(n_docs, n_topics)}; "
+            f"got {gamma.shape} and {exp_doc_topic.shape}"
+        )
+    if exp_topic_word.ndim != 2 or exp_topic_word.shape[1] != n_topics:
+        raise ValueError(
+            f"exp_topic_word must have shape (n_words, {n_topics}); got {exp_topic_word.shape}"
+        )
+    if doc_bound.shape != (n_docs,):
+        raise ValueError(f"doc_bound must have shape ({n_docs},); got {doc_bound.shape}")
+    nnz = data.shape[0]
+    if indices.shape != (nnz,) or ratio.shape != (nnz,):
+        raise ValueError(
+            f"data, indices and ratio must have the same shape; got "
+            f"{data.shape}, {indices.shape}, {ratio.shape}"
+        )
+    if n_docs < 0 or (n_docs > 0 and (indptr[0] < 0 or indptr[n_docs] > nnz)):
+        raise ValueError("indptr is not a valid CSR row-pointer array for data")
+    if n_docs == 0:
+        return 0
+    alpha64 = alpha.astype(np.float64)
+    alpha_bound = math.lgamma(float(alpha64.sum())) - sum(math.lgamma(a) for a in alpha64)
+    bounds = doc_chunks(indptr, n_threads * _CHUNKS_PER_THREAD)
+    max_len = int(np.diff(indptr).max())
+    return _e_step(
+        data, indices, indptr, exp_topic_word, alpha, gamma, int(max_iter),
+        float(mean_change_tol), float(eps), exp_doc_topic, ratio, doc_bound,
+        bounds, alpha_bound, max_len, n_threads,
+    )
+
+
+# ---------------------------------------------------------------------------
+# lda_suff_stats
+# ---------------------------------------------------------------------------
+
+cdef void _suff_stats_word(
+    const int64_t *col, const index_t *docs, const ptr_t *perm, const floating *ratio,
+    const floating *edt, const floating *etw_w, Py_ssize_t n_topics, floating *out_w,
+    const floating **rows, floating *coef,
+) noexcept nogil:
+    """out_w = (sum_j ratio_j * edt[doc_j]) * etw_w over the column's entries j in order."""
+    cdef Py_ssize_t j, k
+    cdef Py_ssize_t first = col[0]
+    cdef Py_ssize_t n = col[1] - first
+    for j in range(n):
+        rows[j] = edt + <Py_ssize_t> docs[first + j] * n_topics
+        coef[j] = ratio[perm[first + j]]
+    _gather(rows, coef, n, n_topics, out_w)
+    for k in range(n_topics):
+        out_w[k] = out_w[k] * etw_w[k]
+
+
+def _suff_stats(
+    const int64_t[::1] csc_indptr,
+    const index_t[::1] csc_docs,
+    const ptr_t[::1] csc_perm,
+    const floating[::1] ratio,
+    const floating[:, ::1] exp_doc_topic,
+    const floating[:, ::1] exp_topic_word,
+    floating[:, ::1] out,
+    Py_ssize_t max_len,
+    int n_threads,
+):
+    cdef Py_ssize_t n_words = exp_topic_word.shape[0]
+    cdef Py_ssize_t n_topics = exp_topic_word.shape[1]
+    cdef Py_ssize_t w
+    cdef void *scratch = NULL
+    cdef const index_t *p_docs = &csc_docs[0] if csc_docs.shape[0] else NULL
+    cdef const ptr_t *p_perm = &csc_perm[0] if csc_perm.shape[0] else NULL
+    cdef const floating *p_ratio = &ratio[0] if ratio.shape[0] else NULL
+    cdef const floating *p_edt = &exp_doc_topic[0, 0] if exp_doc_topic.shape[0] else NULL
+    # per thread: max_len row pointers, then max_len coefficients (+ padding)
+    cdef size_t scratch_bytes = max_len * (sizeof(void *) + sizeof(floating)) + 128
+    cdef int n_failed = 0
+    if n_words == 0 or n_topics == 0:
+        return
+    with nogil, parallel(num_threads=n_threads):
+        scratch = malloc(scratch_bytes)
+        for w in prange(n_words, schedule="guided"):
+            if scratch == NULL:
+                n_failed += 1
+            else:
+                _suff_stats_word(
+                    &csc_indptr[w], p_docs, p_perm, p_ratio, p_edt,
+                    &exp_topic_word[w, 0], n_topics, &out[w, 0],
+                    <const floating **> scratch,
+                    <floating *> (<const floating **> scratch + max_len),
+                )
+        free(scratch)
+    if n_failed:
+        raise MemoryError("fastcavi: could not allocate per-thread scratch")
+
+
+def lda_suff_stats(
+    csc_indptr, csc_docs, csc_perm, ratio, exp_doc_topic, exp_topic_word, out, n_threads=1
+):
+    """Cython version of :func:`fastcavi.kernels.reference.lda_suff_stats`.
+
+    Same parameters and shapes; OpenMP over words with ``n_threads`` threads,
+    each word gathering its CSC column in order (bit-identical for any
+    ``n_threads``). ``out`` must be C-contiguous.
+    """
+    dtype = np.dtype(out.dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"out must be float32 or float64; got {dtype}")
+    for name, arr in (("ratio", ratio), ("exp_doc_topic", exp_doc_topic),
+                      ("exp_topic_word", exp_topic_word)):
+        _check_dtype(name, arr, dtype)
+    csc_indptr = np.ascontiguousarray(csc_indptr, dtype=np.int64)
+    csc_docs = _as_index(csc_docs)
+    csc_perm = _as_index(csc_perm)
+    ratio = np.ascontiguousarray(ratio)
+    exp_doc_topic = np.ascontiguousarray(exp_doc_topic)
+    exp_topic_word = np.ascontiguousarray(exp_topic_word)
+    if exp_topic_word.ndim != 2 or out.shape != exp_topic_word.shape:
+        raise ValueError(
+            f"out and exp_topic_word must have the same 2-d shape; got "
+            f"{out.shape} and {exp_topic_word.shape}"
+        )
+    n_words, n_topics = exp_topic_word.shape
+    if csc_indptr.shape != (n_words + 1,):
+        raise ValueError(f"csc_indptr must have shape ({n_words + 1},); got {csc_indptr.shape}")
+    nnz = csc_docs.shape[0]
+    if csc_perm.shape != (nnz,) or ratio.shape != (nnz,):
+        raise ValueError("csc_docs, csc_perm and ratio must have the same length")
+    if n_words > 0 and (csc_indptr[0] < 0 or csc_indptr[n_words] > nnz):
+        raise ValueError("csc_indptr is not a valid column-pointer array")
+    if exp_doc_topic.ndim != 2 or exp_doc_topic.shape[1] != n_topics:
+        raise ValueError(
+            f"exp_doc_topic must have shape (n_docs, {n_topics}); got {exp_doc_topic.shape}"
+        )
+    max_len = int(np.diff(csc_indptr).max()) if n_words > 0 else 0
+    _suff_stats(
+        csc_indptr, csc_docs, csc_perm, ratio, exp_doc_topic, exp_topic_word, out,
+        max_len, _n_threads(n_threads),
+    )
+
+
+# ---------------------------------------------------------------------------
+# argument helpers (Python level, outside the hot loops)
+# ---------------------------------------------------------------------------
+
+cdef int _n_threads(n_threads) except -1:
+    return <int> max(1, min(int(n_threads), 1 << 16))
+
+
+def _check_dtype(name, arr, dtype):
+    if not isinstance(arr, np.ndarray) or arr.dtype != dtype:
+        got = arr.dtype if hasattr(arr, "dtype") else type(arr).__name__
+        raise TypeError(f"{name} must be a numpy array of dtype {np.dtype(dtype)}; got {got}")
+
+
+def _as_index(a):
+    """int32/int64 arrays pass through (no copy when contiguous); others -> int64."""
+    a = np.asarray(a)
+    if a.dtype == np.int32 or a.dtype == np.int64:
+        return np.ascontiguousarray(a)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"index arrays must be integer; got {a.dtype}")
+    return np.ascontiguousarray(a, dtype=np.int64)
