@@ -1,0 +1,1 @@
+"""asv benchmark suite of fastcavi (run from benchmarks/: see benchmarks/README.md)."""
