@@ -20,7 +20,7 @@ import numpy as np
 from numba import prange
 
 from . import doc_chunks
-from .special import digamma
+from .special import digamma, exp_digamma
 
 __all__ = ["exp_dirichlet_expectation_T", "lda_e_step", "lda_suff_stats", "set_threads"]
 
@@ -59,9 +59,17 @@ def _exp_dirichlet_row(g, out):
     total = 0.0
     for k in range(g.shape[0]):
         total += g[k]
-    psi_total = digamma(total)
-    for k in range(g.shape[0]):
-        out[k] = math.exp(digamma(g[k]) - psi_total)
+    if total >= 1.0:
+        # fast path: exp(psi(g_k)) / exp(psi(total)), one exp per topic, no log
+        scale = 1.0 / exp_digamma(total)
+        for k in range(g.shape[0]):
+            out[k] = exp_digamma(g[k]) * scale
+    else:
+        # tiny total (an empty document with a small prior): exp(psi(g_k)) could
+        # underflow where exp(psi(g_k) - psi(total)) does not
+        psi_total = digamma(total)
+        for k in range(g.shape[0]):
+            out[k] = math.exp(digamma(g[k]) - psi_total)
 
 
 @numba.njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
