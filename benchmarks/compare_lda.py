@@ -14,9 +14,10 @@ One process, three measurements (see benchmarks/README.md):
    passes and gensim's ``LdaModel`` time to reach it.
 3. Threads and precision: 2 threads against 1, float32 against float64.
 
-Passes are timed one by one through per-pass hooks in subclasses (fastcavi:
-``_topics``, called once per batch pass after the M-step; scikit-learn:
-``_em_step``; gensim: an epoch-end callback metric). The held-out evaluation
+Passes are timed one by one through per-pass hooks (fastcavi: the
+``PassMonitor`` its ``fit`` reports each pass to, plus ``_topics`` for the
+current topics; scikit-learn: ``_em_step``; gensim: an epoch-end callback
+metric). The held-out evaluation
 after each pass runs with the clock paused, and a run stops (by an exception
 from the hook) as soon as it has what it needs, so no final training bound is
 paid for or counted. The three libraries are scored identically: theta from
