@@ -183,6 +183,9 @@ def build_parser():
     lda.add_argument("--test-fraction", type=_test_fraction, default=0.1, metavar="F",
                      help="fraction of documents held out at random for the "
                      "document-completion perplexity; 0 disables it (default: %(default)s)")
+    lda.add_argument("--e-step-init", choices=("random", "warm"), default="random",
+                     help="start of each pass's per-document optimisation: random as "
+                     "scikit-learn, or warm (true CAVI, monotone ELBO) (default: %(default)s)")
     lda.add_argument("--learn-prior", choices=("none", "symmetric", "asymmetric"),
                      default="none",
                      help="learn the document-topic prior alpha by maximising the ELBO "
@@ -305,6 +308,7 @@ def run_lda(args):
         random_state=args.random_state,
         backend=args.backend,
         learn_doc_topic_prior=False if args.learn_prior == "none" else args.learn_prior,
+        e_step_init=args.e_step_init,
         progress_bar=not args.quiet,
     )
     _print_corpus(corpus, source, train_idx, test_idx, args)

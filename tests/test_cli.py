@@ -200,6 +200,7 @@ def test_npz_with_vocab_float32_online(tmp_path):
     status, stdout, err = run_cli(
         ["lda", inp, "--vocab", vocab, "-k", "3", "--max-iter", "2", "--dtype", "float32",
          "--learning-method", "online", "--batch-size", "8", "--learn-prior", "symmetric",
+         "--e-step-init", "warm",
          "--backend", "numpy", "--n-jobs", "1", "--test-fraction", "0.25", "-q",
          "-o", out_dir])
     assert status == 0, err
@@ -210,6 +211,7 @@ def test_npz_with_vocab_float32_online(tmp_path):
     assert s["corpus"]["n_test_documents"] == 10
     assert s["runtime"]["backend"] == "numpy" and s["runtime"]["threads"] == 1
     assert s["parameters"]["estimator"]["learn_doc_topic_prior"] == "symmetric"
+    assert s["parameters"]["estimator"]["e_step_init"] == "warm"
     # row numbers as ids; training rows + held-out rows = all rows
     assert sorted(map(int, r["ids"] + s["corpus"]["test_documents"])) == list(range(40))
     assert "backend: numpy, 1 thread, float32" in stdout
@@ -397,6 +399,7 @@ def test_missing_command_and_help():
     for option in ("--n-components", "--max-iter", "--learning-method", "--batch-size",
                    "--backend", "--n-jobs", "--dtype", "--random-state", "--unit",
                    "--test-fraction", "--top-words", "--output", "--learn-prior", "--quiet",
+                   "--e-step-init",
                    "--doc-topic-prior", "--topic-word-prior", "--vocab"):
         assert option in stdout
 
