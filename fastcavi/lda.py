@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted, check_non_negative, valida
 
 from .engine import PassMonitor, effective_threads, limit_blas, robbins_monro_rate
 from .kernels import get_backend
-from .models.lda import Corpus, e_step, sum_elogtheta, update_dirichlet_prior
+from .models.lda import CsrCorpus, e_step, sum_elogtheta, update_dirichlet_prior
 
 __all__ = ["LatentDirichletAllocation"]
 
@@ -251,7 +251,7 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         check_non_negative(X, whom)
         return X
 
-    def _resolve_alpha(self, dtype):
+    def _resolve_alpha(self):
         K = self.n_components
         if self.doc_topic_prior is None:
             return np.full(K, 1.0 / K)
@@ -360,7 +360,7 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         eta = 1.0 / K if self.topic_word_prior is None else float(self.topic_word_prior)
         lam = rs.gamma(_INIT_SHAPE, _INIT_SCALE, (K, n_features)).astype(dtype, copy=False)
         ebeta, tb = self._topics(kernels, lam, eta, n_threads)
-        return {"lam": lam, "ebeta": ebeta, "topic_bound": tb, "alpha": self._resolve_alpha(dtype),
+        return {"lam": lam, "ebeta": ebeta, "topic_bound": tb, "alpha": self._resolve_alpha(),
                 "eta": eta, "n_batch_iter": 1, "rs": rs}
 
     # -------------------------------------------------------------- fitting
@@ -390,7 +390,7 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         n_threads = effective_threads(self.n_jobs)
         n_docs, n_features = X.shape
         dtype = X.dtype
-        corpus = Corpus.from_csr(X)
+        corpus = CsrCorpus.from_csr(X)
         n_tokens = corpus.n_tokens
         warm = self.e_step_init == "warm"
         online = self.learning_method == "online"
@@ -402,7 +402,7 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
             batches = []
             if online:
                 for sl in gen_batches(n_docs, self.batch_size):
-                    batches.append((sl, Corpus.from_csr(X[sl])))
+                    batches.append((sl, CsrCorpus.from_csr(X[sl])))
             gamma = None
             history = []
             last_perp = None
@@ -515,7 +515,7 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
                     )
                 state = self._state()
             for sl in gen_batches(n_docs, self.batch_size):
-                batch = Corpus.from_csr(X[sl])
+                batch = CsrCorpus.from_csr(X[sl])
                 gamma_b = self._draw_gamma(state["rs"], batch.n_docs, X.dtype)
                 self._online_update(kernels, state, batch, gamma_b, self.total_samples, n_threads)
         self._commit(state, kernels)
@@ -530,7 +530,7 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         n_threads = effective_threads(self.n_jobs)
         gamma = np.ones((X.shape[0], self.n_components), dtype=self.components_.dtype)
         with limit_blas():
-            e_step(kernels, Corpus.from_csr(X), self._exp_topic_word, self._alpha, gamma,
+            e_step(kernels, CsrCorpus.from_csr(X), self._exp_topic_word, self._alpha, gamma,
                    self.max_doc_update_iter, self.mean_change_tol, n_threads, False)
         return gamma
 
@@ -590,7 +590,7 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
                      total_samples=None):
         """scikit-learn's ``_approx_bound`` in float64, phi at its optimum, no eps."""
         ebeta64, topic_bound = self._float64_state(kernels, state, n_threads)
-        c64 = Corpus(np.asarray(corpus.data, dtype=np.float64), corpus.indices, corpus.indptr,
+        c64 = CsrCorpus(np.asarray(corpus.data, dtype=np.float64), corpus.indices, corpus.indptr,
                      corpus.n_words)
         g = np.array(gamma, dtype=np.float64, order="C")
         res = e_step(kernels, c64, ebeta64, state["alpha"], g, 0, 0.0, n_threads, False,
@@ -625,7 +625,7 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         X = self._check_X(X, reset=False, whom="LatentDirichletAllocation.score")
         gamma = self._unnormalized_transform(X)
         with limit_blas():
-            return self._exact_bound(self._kernels(), Corpus.from_csr(X), self._state(), gamma,
+            return self._exact_bound(self._kernels(), CsrCorpus.from_csr(X), self._state(), gamma,
                                      effective_threads(self.n_jobs))
 
     def perplexity(self, X, sub_sampling=False):
@@ -648,7 +648,7 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         check_is_fitted(self)
         X = self._check_X(X, reset=False, whom="LatentDirichletAllocation.perplexity")
         gamma = self._unnormalized_transform(X)
-        corpus = Corpus.from_csr(X)
+        corpus = CsrCorpus.from_csr(X)
         with limit_blas():
             bound = self._exact_bound(self._kernels(), corpus, self._state(), gamma,
                                       effective_threads(self.n_jobs), sub_sampling,

@@ -185,7 +185,7 @@ def full_elbo(X, gamma, lam, alpha, eta):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_kernel_elbo_is_the_lda_elbo(corpus, backend):
     from fastcavi.kernels import get_backend
-    from fastcavi.models.lda import Corpus, e_step
+    from fastcavi.models.lda import CsrCorpus, e_step
 
     rng = np.random.default_rng(5)
     K, V = 3, corpus.shape[1]
@@ -196,7 +196,7 @@ def test_kernel_elbo_is_the_lda_elbo(corpus, backend):
     ebeta = np.empty((V, K))
     topic_bound = kern.exp_dirichlet_expectation_T(lam, eta, ebeta, True, 1)
     g = gamma.copy()
-    res = e_step(kern, Corpus.from_csr(corpus), ebeta, alpha, g, 0, 0.0, 1, False, eps=0.0)
+    res = e_step(kern, CsrCorpus.from_csr(corpus), ebeta, alpha, g, 0, 0.0, 1, False, eps=0.0)
     np.testing.assert_array_equal(g, gamma)  # max_iter=0 leaves gamma alone
     np.testing.assert_allclose(res.doc_bound.sum() + topic_bound,
                                full_elbo(corpus, gamma, lam, alpha, eta), rtol=1e-10)

@@ -19,11 +19,11 @@ from scipy.special import digamma, gammaln, polygamma
 
 from ..kernels import csc_structure
 
-__all__ = ["Corpus", "LocalResult", "e_step", "update_dirichlet_prior"]
+__all__ = ["CsrCorpus", "LocalResult", "e_step", "sum_elogtheta", "update_dirichlet_prior"]
 
 
 @dataclass
-class Corpus:
+class CsrCorpus:
     """A CSR document-term matrix prepared for the kernels.
 
     Attributes
@@ -89,7 +89,7 @@ def e_step(kernels, corpus, exp_topic_word, alpha, gamma, max_iter, mean_change_
     Parameters
     ----------
     kernels : namespace from :func:`fastcavi.kernels.get_backend`
-    corpus : Corpus
+    corpus : CsrCorpus
     exp_topic_word : ndarray of shape (n_words, n_topics)
         exp(E[log beta]) in word-major layout.
     alpha : ndarray of shape (n_topics,)
@@ -196,6 +196,17 @@ def update_dirichlet_prior(alpha, sum_elogtheta, n_docs, symmetric, max_iter=100
 
 
 def sum_elogtheta(gamma):
-    """``sum_d E_q[log theta_d]`` for gamma of shape (n_docs, n_topics), in float64."""
+    """Sum over documents of E_q[log theta_d] (Blei et al. 2003, eq. 8 terms).
+
+    Parameters
+    ----------
+    gamma : ndarray of shape (n_docs, n_topics), float32 or float64
+        Variational Dirichlet parameters, positive.
+
+    Returns
+    -------
+    S : ndarray of shape (n_topics,), float64
+        ``sum_d (digamma(gamma_dk) - digamma(sum_k gamma_dk))``.
+    """
     g = np.asarray(gamma, dtype=np.float64)
     return (digamma(g) - digamma(g.sum(axis=1))[:, np.newaxis]).sum(axis=0)
