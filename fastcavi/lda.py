@@ -440,7 +440,6 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
                             kernels, state["lam"], state["eta"], n_threads)
                     history.append(float(elbo))
                     monitor.end_pass(i, elbo)
-                    n_iter += 1
                     if self.evaluate_every > 0 and (i + 1) % self.evaluate_every == 0:
                         if warm:
                             perp = float(np.exp(-elbo / n_tokens))
@@ -450,8 +449,9 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
                             print(f"iteration: {i + 1} of max_iter: {self.max_iter}, "
                                   f"perplexity: {perp:.4f}")
                         if last_perp and abs(last_perp - perp) < self.perp_tol:
-                            break
+                            break  # scikit-learn does not count the converged pass
                         last_perp = perp
+                    n_iter += 1
             finally:
                 monitor.close()
 

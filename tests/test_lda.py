@@ -113,6 +113,15 @@ def test_agrees_with_sklearn(corpus, backend, learning_method):
                                atol=1e-6 * sk.components_.max())
 
 
+def test_perplexity_stopping_rule_as_sklearn(corpus):
+    kw = dict(n_components=4, max_iter=30, random_state=0, evaluate_every=2, perp_tol=5.0)
+    sk = SkLDA(**kw).fit(corpus)
+    fc = LatentDirichletAllocation(**kw).fit(corpus)
+    assert 0 < sk.n_iter_ < 30
+    assert fc.n_iter_ == sk.n_iter_
+    np.testing.assert_allclose(fc.bound_, sk.bound_, rtol=1e-6)
+
+
 def test_warm_first_pass_is_sklearn_pass(corpus):
     """The warm mode draws the first gamma as scikit-learn does: one pass is the same."""
     sk = SkLDA(n_components=4, max_iter=1, random_state=3).fit(corpus)
