@@ -309,7 +309,7 @@ class HeldOut:
         ev.components_ = lam
         ev._exp_topic_word = ebeta
         ev.exp_dirichlet_component_ = ebeta.T
-        ev._alpha = np.asarray(ev._resolve_alpha(lam.dtype))
+        ev._alpha = np.asarray(ev._resolve_alpha())
         with threadpool_limits(1):
             theta = ev.transform(self.obs(lam.dtype))
         return self.score(theta, lam)
