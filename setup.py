@@ -1,10 +1,11 @@
-"""Build the Cython kernels in csrc/ into fastcavi._ext.
+"""Build the Cython kernels in csrc/ into fastcavi._ext (csrc/<name>.pyx -> fastcavi._ext.<name>).
 
 OpenMP: a tiny test program is compiled with -fopenmp first; where that fails
 the extensions are built without it (serial prange) and
 ``fastcavi._ext._lda.OPENMP_ENABLED`` reports False at run time.
 """
 
+import glob
 import os
 import shutil
 import subprocess
@@ -68,16 +69,22 @@ compile_omp, link_omp = openmp_flags()
 macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
           ("FASTCAVI_OPENMP", "1" if compile_omp else "0")]
 
-extensions = [
-    Extension(
-        "fastcavi._ext._lda",
-        ["csrc/_lda.pyx"],
+
+def _extension(pyx):
+    """One extension module fastcavi._ext.<name> per csrc/<name>.pyx."""
+    name = os.path.splitext(os.path.basename(pyx))[0]
+    return Extension(
+        f"fastcavi._ext.{name}",
+        [pyx],
         include_dirs=[np.get_include()],
         define_macros=macros,
         extra_compile_args=portable_flags() + compile_omp,
         extra_link_args=link_omp,
     )
-]
+
+
+# every kernel module in csrc/ (sorted, so the build order is reproducible)
+extensions = [_extension(pyx) for pyx in sorted(glob.glob(os.path.join("csrc", "*.pyx")))]
 
 setup(
     ext_modules=cythonize(

@@ -47,10 +47,10 @@ def _backend_signature():
     """Where each backend module lives and when it changed (no module is imported)."""
     import importlib.util
 
-    from fastcavi.kernels import _MODULES
+    from fastcavi.kernels import MODELS
 
     sig = {"python": sys.executable}
-    for name, module in sorted(_MODULES.items()):
+    for name, module in sorted(MODELS["lda"].items()):
         try:
             origin = importlib.util.find_spec(module).origin
             st = os.stat(origin)

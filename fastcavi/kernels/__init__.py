@@ -1,7 +1,21 @@
-"""Kernel backends: one interface, three implementations.
+"""Kernel backends: one interface per model, three implementations each.
 
-``get_backend(name)`` returns a namespace with the functions documented in
-:mod:`fastcavi.kernels.reference` (the NumPy oracle):
+``get_backend(name, model)`` returns a namespace with the kernel functions of
+one model family, as documented in that family's NumPy reference module (the
+oracle every compiled backend is tested against):
+
+=============  ==================================  ==============================  ======================
+model          reference (``"numpy"``)              ``"numba"``                      ``"cython"``
+=============  ==================================  ==============================  ======================
+``"lda"``      :mod:`fastcavi.kernels.reference`    :mod:`~.numba_lda`               ``fastcavi._ext._lda``
+``"gmm"``      :mod:`fastcavi.kernels.reference_gmm`  :mod:`~.numba_gmm`            ``fastcavi._ext._gmm``
+``"regression"``  :mod:`~.reference_regression`     :mod:`~.numba_regression`        ``fastcavi._ext._regression``
+``"spikeslab"``   :mod:`~.reference_spikeslab`      :mod:`~.numba_spikeslab`         ``fastcavi._ext._spikeslab``
+=============  ==================================  ==============================  ======================
+
+Each reference module lists its kernel names in a tuple ``KERNELS``; the
+numba and cython modules define functions of the same names and signatures.
+For LDA these are:
 
 - ``exp_dirichlet_expectation_T(lam, eta, out, compute_bound, n_threads)``
 - ``lda_e_step(data, indices, indptr, exp_topic_word, alpha, gamma, max_iter,
@@ -12,9 +26,8 @@
 Backends: ``"numpy"`` (reference), ``"numba"`` (``@njit(parallel=True)``) and
 ``"cython"`` (compiled from ``csrc/`` with OpenMP where the compiler has it).
 ``"auto"`` picks the fastest one that is available. Every backend writes each
-document's results into its own slots and reduces word statistics in a fixed
-order, so results are bit-identical for a fixed backend whatever the number
-of threads.
+item's results into its own slots and reduces in a fixed order, so results
+are bit-identical for a fixed backend whatever the number of threads.
 """
 
 import importlib
@@ -23,17 +36,30 @@ import types
 import numpy as np
 
 BACKENDS = ("numpy", "numba", "cython")
-_FUNCTIONS = ("exp_dirichlet_expectation_T", "lda_e_step", "lda_suff_stats")
-_MODULES = {
-    "numpy": "fastcavi.kernels.reference",
-    "numba": "fastcavi.kernels.numba_lda",
-    "cython": "fastcavi._ext._lda",
+#: model family -> module of each backend
+MODELS = {
+    "lda": {
+        "numpy": "fastcavi.kernels.reference",
+        "numba": "fastcavi.kernels.numba_lda",
+        "cython": "fastcavi._ext._lda",
+    },
 }
+for _model in ("gmm", "regression", "spikeslab"):
+    MODELS[_model] = {
+        "numpy": f"fastcavi.kernels.reference_{_model}",
+        "numba": f"fastcavi.kernels.numba_{_model}",
+        "cython": f"fastcavi._ext._{_model}",
+    }
 _cache = {}
 
 
-def available_backends():
+def available_backends(model="lda"):
     """Names of the kernel backends that can be used on this installation.
+
+    Parameters
+    ----------
+    model : str, default="lda"
+        Model family, a key of :data:`MODELS`.
 
     Returns
     -------
@@ -41,56 +67,68 @@ def available_backends():
         A subset of ``("numpy", "numba", "cython")``, in that order. "cython"
         is missing when the compiled extension was not built, "numba" when
         Numba cannot be imported.
+
+    Raises
+    ------
+    ValueError
+        If ``model`` is not a known model family.
     """
     names = []
     for name in BACKENDS:
         try:
-            get_backend(name)
+            get_backend(name, model)
         except ImportError:
             continue
         names.append(name)
     return names
 
 
-def get_backend(name="auto"):
-    """The kernel namespace of one backend.
+def get_backend(name="auto", model="lda"):
+    """The kernel namespace of one backend for one model family.
 
     Parameters
     ----------
     name : {"auto", "numba", "cython", "numpy"}, default="auto"
         "auto" prefers "cython", then "numba", then "numpy".
+    model : str, default="lda"
+        Model family, a key of :data:`MODELS` ("lda", "gmm", "regression",
+        "spikeslab").
 
     Returns
     -------
     backend : types.SimpleNamespace
-        With attribute ``name`` and the kernel functions listed in this
-        module's docstring.
+        With attributes ``name``, ``model`` and the kernel functions listed in
+        the reference module's ``KERNELS``.
 
     Raises
     ------
     ValueError
-        If ``name`` is not one of the names above.
+        If ``name`` or ``model`` is not one of the names above.
     ImportError
         If the requested backend is not available (for example the Cython
         extension was not compiled).
     """
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {', '.join(map(repr, MODELS))}; got {model!r}")
     if name == "auto":
         for candidate in ("cython", "numba"):
             try:
-                return get_backend(candidate)
+                return get_backend(candidate, model)
             except ImportError:
                 continue
-        return get_backend("numpy")
-    if name not in _MODULES:
+        return get_backend("numpy", model)
+    if name not in BACKENDS:
         raise ValueError(
             f"backend must be one of 'auto', {', '.join(map(repr, BACKENDS))}; got {name!r}"
         )
-    if name not in _cache:
-        module = importlib.import_module(_MODULES[name])
-        _cache[name] = types.SimpleNamespace(
-            name=name, **{f: getattr(module, f) for f in _FUNCTIONS}
+    key = (name, model)
+    if key not in _cache:
+        functions = importlib.import_module(MODELS[model]["numpy"]).KERNELS
+        module = importlib.import_module(MODELS[model][name])
+        _cache[key] = types.SimpleNamespace(
+            name=name, model=model, **{f: getattr(module, f) for f in functions}
         )
-    return _cache[name]
+    return _cache[key]
 
 
 def doc_chunks(indptr, n_chunks):

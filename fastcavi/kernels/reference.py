@@ -16,6 +16,9 @@ topic responsibilities, ``Elogtheta = E_q[log theta]`` and
 import numpy as np
 from scipy.special import digamma, gammaln
 
+#: the kernel functions every backend of the "lda" family defines
+KERNELS = ("exp_dirichlet_expectation_T", "lda_e_step", "lda_suff_stats")
+
 __all__ = [
     "exp_dirichlet_expectation_T",
     "lda_e_step",
