@@ -11,21 +11,21 @@ from fastcavi.kernels import available_backends, get_backend
 FAST_BACKENDS = ("numba", "cython")
 
 
-def require_backend(name):
-    """The backend namespace, or a test failure if it is not installed.
+def require_backend(name, model="lda"):
+    """The backend namespace of one model family, or a test failure if it is not installed.
 
     A missing Cython extension fails the test (CI must build it) unless the
     environment variable FASTCAVI_ALLOW_MISSING_CYTHON is set, then it skips.
     """
-    if name not in available_backends():
+    if name not in available_backends(model):
         if name == "cython" and os.environ.get("FASTCAVI_ALLOW_MISSING_CYTHON"):
             pytest.skip("Cython extension not built (FASTCAVI_ALLOW_MISSING_CYTHON is set)")
         pytest.fail(
-            f"kernel backend {name!r} is not available; build it with "
+            f"kernel backend {name!r} of {model!r} is not available; build it with "
             "`pip install --no-build-isolation -e .` (or set "
             "FASTCAVI_ALLOW_MISSING_CYTHON=1 to skip the Cython cases)"
         )
-    return get_backend(name)
+    return get_backend(name, model)
 
 
 @pytest.fixture(scope="session", params=FAST_BACKENDS)
