@@ -152,6 +152,77 @@ cdef extern from * nogil:
     FC_DEFINE_SCALAR(float, f)
     FC_DEFINE_SCALAR(double, d)
 
+    /* exp(psi(x)) with one exp (algorithm of fastcavi.kernels.special.exp_digamma):
+       the same operations as _exp_digamma in the Cython code below. */
+    static inline double fc_asym_tail(double z) {
+        return z * (1.0 / 12 - z * (1.0 / 120 - z * (1.0 / 252 - z * (1.0 / 240 - z * (
+            1.0 / 132 - z * (691.0 / 32760 - z * (1.0 / 12 - z * (3617.0 / 8160 - z * (
+                43867.0 / 14364 - z * (174611.0 / 6600))))))))));
+    }
+    static inline double fc_exp_digamma(double x) {
+        double num = 1.0, den = x, y = x + 1.0, inv;
+        int i;
+        for (i = 0; i < 5; ++i) { num = num * y + den; den *= y; y += 1.0; }
+        inv = 1.0 / y;
+        return y * exp(-(num / den) - 0.5 * inv - fc_asym_tail(inv * inv));
+    }
+    #define FC_DEFINE_EXPDIG_SCALAR(T, S)                                          \\
+    static void fc_expdig_row_scalar_##S(const T *g, T *out, Py_ssize_t n,         \\
+                                         double scale) {                           \\
+        Py_ssize_t k;                                                              \\
+        for (k = 0; k < n; ++k) out[k] = (T)(fc_exp_digamma((double)g[k]) * scale); \\
+    }
+    FC_DEFINE_EXPDIG_SCALAR(float, f)
+    FC_DEFINE_EXPDIG_SCALAR(double, d)
+    /* Row reductions of the E-step, in one fixed order for every variant: 8
+       partial float64 sums (lane l takes k = l mod 8), combined as in dot,
+       then the n mod 8 tail in order. Plain C, which the compiler may
+       vectorise (the order is explicit); 8 chains instead of one dependent
+       chain of n additions.
+       fc_update: g[k] <- alpha[k] + etheta[k] acc[k] (in T); returns
+       sum_k |new - old| and stores sum_k new in *total. */
+    #define FC_DEFINE_ROWSUMS(T, S, ABS)                                           \\
+    static inline double fc_sum_##S(const T *g, Py_ssize_t n) {                    \\
+        double p[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                    \\
+        Py_ssize_t k = 0;                                                          \\
+        int l;                                                                     \\
+        for (; k + 8 <= n; k += 8)                                                 \\
+            for (l = 0; l < 8; ++l) p[l] += (double)g[k + l];                      \\
+        double s = ((p[0] + p[4]) + (p[2] + p[6])) + ((p[1] + p[5]) + (p[3] + p[7])); \\
+        for (; k < n; ++k) s += (double)g[k];                                      \\
+        return s;                                                                  \\
+    }                                                                              \\
+    static inline double fc_update_##S(const T *alpha, const T *etheta, const T *acc, \\
+                                       T *g, Py_ssize_t n, double *total) {        \\
+        double c[8] = {0, 0, 0, 0, 0, 0, 0, 0}, t[8] = {0, 0, 0, 0, 0, 0, 0, 0};   \\
+        Py_ssize_t k = 0;                                                          \\
+        int l;                                                                     \\
+        T nw;                                                                      \\
+        for (; k + 8 <= n; k += 8)                                                 \\
+            for (l = 0; l < 8; ++l) {                                              \\
+                nw = alpha[k + l] + etheta[k + l] * acc[k + l];                    \\
+                c[l] += (double)ABS(nw - g[k + l]);                                \\
+                t[l] += (double)nw;                                                \\
+                g[k + l] = nw;                                                     \\
+            }                                                                      \\
+        double sc = ((c[0] + c[4]) + (c[2] + c[6])) + ((c[1] + c[5]) + (c[3] + c[7])); \\
+        double st = ((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7])); \\
+        for (; k < n; ++k) {                                                       \\
+            nw = alpha[k] + etheta[k] * acc[k];                                    \\
+            sc += (double)ABS(nw - g[k]);                                          \\
+            st += (double)nw;                                                      \\
+            g[k] = nw;                                                             \\
+        }                                                                          \\
+        *total = st;                                                               \\
+        return sc;                                                                 \\
+    }
+    FC_DEFINE_ROWSUMS(float, f, fabsf)
+    FC_DEFINE_ROWSUMS(double, d, fabs)
+    static void fc_exp_row_scalar(const double *x, double *out, Py_ssize_t n) {
+        Py_ssize_t k;
+        for (k = 0; k < n; ++k) out[k] = exp(x[k]);
+    }
+
     #if FC_GNU_VECTORS
     /* V: vector type, L lanes; up to 8 vectors of acc live in registers per
        pass over the words. The last vector of a row may overlap the one
@@ -222,17 +293,124 @@ cdef extern from * nogil:
     typedef double fc_v2d __attribute__((vector_size(16)));
     FC_DEFINE_SIMD(float, f, fc_v4f, 4, , _generic)
     FC_DEFINE_SIMD(double, d, fc_v2d, 2, , _generic)
+
+    /* Elementwise float64 math on vectors of L lanes (VD, with VI the signed
+       64-bit integer vector of the same size). Each lane performs the same
+       IEEE operations whatever L is, so "generic" and "avx2" return the same
+       bits; they differ from the scalar variant (libm exp) by about 1 ulp.
+
+       fc_vexp: Cephes exp: n = round(x / ln 2) (by the 1.5 * 2^52 shifter),
+       r = x - n ln 2 in two parts (n * C1 exact), exp(r) = 1 + 2 r P(r^2) /
+       (Q(r^2) - r P(r^2)), times 2^n as two factors 2^(n>>1) 2^(n-(n>>1)),
+       so that results in the subnormal range round once and x >= 710 gives
+       inf, x <= -746 gives 0, NaN gives NaN. Relative error ~1 ulp.
+       fc_vexpdig: exp(psi(x)), the operations of fc_exp_digamma lane-wise. */
+    #define FC_DEFINE_VMATH(VD, VI, VF, L, ATTR, SFX)                                  \\
+    ATTR static inline VD fc_vsel##SFX(VI m, VD a, VD b) {                         \\
+        return (VD)(((VI)a & m) | ((VI)b & ~m)); }                                 \\
+    ATTR static inline VD fc_vexp##SFX(VD x) {                                     \\
+        const VD zero = {0};                                                       \\
+        const VD shifter = zero + 6755399441055744.0;  /* 1.5 * 2^52 */            \\
+        VD kd, n, r, rr, px, q, e;                                                 \\
+        VI ni, n1, n2;                                                             \\
+        x = fc_vsel##SFX(x < -746.0, zero - 746.0, x);                             \\
+        x = fc_vsel##SFX(x > 710.0, zero + 710.0, x);                              \\
+        kd = x * 1.4426950408889634 + shifter;                                     \\
+        n = kd - shifter;                                                          \\
+        ni = (VI)kd - (VI)shifter;                                                 \\
+        r = x - n * 6.93145751953125E-1;                                           \\
+        r = r - n * 1.42860682030941723212E-6;                                     \\
+        rr = r * r;                                                                \\
+        px = r * ((1.26177193074810590878E-4 * rr + 3.02994407707441961300E-2) * rr \\
+                  + 9.99999999999999999910E-1);                                    \\
+        q = ((3.00198505138664455042E-6 * rr + 2.52448340349684104192E-3) * rr     \\
+             + 2.27265548208155028766E-1) * rr + 2.00000000000000000009E0;         \\
+        e = 1.0 + 2.0 * (px / (q - px));                                           \\
+        n1 = ni >> 1;                                                              \\
+        n2 = ni - n1;                                                              \\
+        return e * (VD)((n1 + 1023) << 52) * (VD)((n2 + 1023) << 52);              \\
+    }                                                                              \\
+    ATTR static inline VD fc_vexpdig##SFX(VD x) {                                  \\
+        VD num = (VD){0} + 1.0, den = x, y = x + 1.0, inv, z, tail;                \\
+        int i;                                                                     \\
+        for (i = 0; i < 5; ++i) { num = num * y + den; den = den * y; y = y + 1.0; } \\
+        inv = 1.0 / y;                                                             \\
+        z = inv * inv;                                                             \\
+        tail = z * (1.0 / 12 - z * (1.0 / 120 - z * (1.0 / 252 - z * (1.0 / 240 - z * ( \\
+            1.0 / 132 - z * (691.0 / 32760 - z * (1.0 / 12 - z * (3617.0 / 8160 - z * ( \\
+                43867.0 / 14364 - z * (174611.0 / 6600))))))))));                  \\
+        return y * fc_vexp##SFX(-(num / den) - 0.5 * inv - tail);                  \\
+    }                                                                              \\
+    ATTR static inline VD fc_vld_d##SFX(const double *p) {                         \\
+        VD v; memcpy(&v, p, sizeof v); return v; }                                 \\
+    ATTR static inline void fc_vst_d##SFX(double *p, VD v) {                       \\
+        memcpy(p, &v, sizeof v); }                                                 \\
+    ATTR static inline VD fc_vld_f##SFX(const float *p) {                          \\
+        VF v; memcpy(&v, p, sizeof v); return __builtin_convertvector(v, VD); }    \\
+    ATTR static inline void fc_vst_f##SFX(float *p, VD v) {                        \\
+        VF f = __builtin_convertvector(v, VF); memcpy(p, &f, sizeof f); }          \\
+    FC_DEFINE_VROW(double, d, VD, L, ATTR, SFX)                                    \\
+    FC_DEFINE_VROW(float, f, VD, L, ATTR, SFX)                                     \\
+    ATTR static void fc_exp_row##SFX(const double *x, double *out, Py_ssize_t n) { \\
+        Py_ssize_t k = 0;                                                          \\
+        double buf[L];                                                             \\
+        VD v;                                                                      \\
+        int l;                                                                     \\
+        for (; k < n; k += L) {                                                    \\
+            for (l = 0; l < L; ++l) buf[l] = k + l < n ? x[k + l] : 0.0;           \\
+            memcpy(&v, buf, sizeof v);                                             \\
+            v = fc_vexp##SFX(v);                                                   \\
+            memcpy(buf, &v, sizeof v);                                             \\
+            for (l = 0; l < L && k + l < n; ++l) out[k + l] = buf[l];              \\
+        }                                                                          \\
+    }
+
+    /* out[k] = (T)(exp(psi(g[k])) * scale), g[k] widened to double: two
+       vectors per step (independent dependency chains), then one, then the
+       last partial vector padded with 1.0 */
+    #define FC_DEFINE_VROW(T, S, VD, L, ATTR, SFX)                                 \\
+    ATTR static void fc_expdig_row_##S##SFX(const T *g, T *out, Py_ssize_t n,      \\
+                                            double scale) {                        \\
+        Py_ssize_t k = 0;                                                          \\
+        T buf[L];                                                                  \\
+        VD a, b;                                                                   \\
+        int l;                                                                     \\
+        for (; k + 2 * L <= n; k += 2 * L) {                                       \\
+            a = fc_vld_##S##SFX(g + k);                                            \\
+            b = fc_vld_##S##SFX(g + k + L);                                        \\
+            a = fc_vexpdig##SFX(a) * scale;                                        \\
+            b = fc_vexpdig##SFX(b) * scale;                                        \\
+            fc_vst_##S##SFX(out + k, a);                                           \\
+            fc_vst_##S##SFX(out + k + L, b);                                       \\
+        }                                                                          \\
+        for (; k + L <= n; k += L)                                                 \\
+            fc_vst_##S##SFX(out + k, fc_vexpdig##SFX(fc_vld_##S##SFX(g + k)) * scale); \\
+        if (k < n) {                                                               \\
+            for (l = 0; l < L; ++l) buf[l] = k + l < n ? g[k + l] : (T)1;          \\
+            fc_vst_##S##SFX(buf, fc_vexpdig##SFX(fc_vld_##S##SFX(buf)) * scale);   \\
+            for (l = 0; k + l < n; ++l) out[k + l] = buf[l];                       \\
+        }                                                                          \\
+    }
+
+    typedef long long fc_v2l __attribute__((vector_size(16)));
+    typedef float fc_v2f __attribute__((vector_size(8)));
+    FC_DEFINE_VMATH(fc_v2d, fc_v2l, fc_v2f, 2, , _generic)
     #if FC_HAVE_AVX2
     typedef float fc_v8f __attribute__((vector_size(32)));
     typedef double fc_v4d __attribute__((vector_size(32)));
     FC_DEFINE_SIMD(float, f, fc_v8f, 8, __attribute__((target("avx2"))), _avx2)
     FC_DEFINE_SIMD(double, d, fc_v4d, 4, __attribute__((target("avx2"))), _avx2)
+    typedef long long fc_v4l __attribute__((vector_size(32)));
+    FC_DEFINE_VMATH(fc_v4d, fc_v4l, fc_v4f, 4, __attribute__((target("avx2"))), _avx2)
     #endif
     #else  /* no vector extensions: the scalar versions are the generic ones */
     #define fc_sweep_f_generic fc_sweep_scalar_f
     #define fc_sweep_d_generic fc_sweep_scalar_d
     #define fc_gather_f_generic fc_gather_scalar_f
     #define fc_gather_d_generic fc_gather_scalar_d
+    #define fc_expdig_row_f_generic fc_expdig_row_scalar_f
+    #define fc_expdig_row_d_generic fc_expdig_row_scalar_d
+    #define fc_exp_row_generic fc_exp_row_scalar
     #endif
 
     typedef void (*fc_sweep_f_t)(const float *, const float *const *, Py_ssize_t,
@@ -247,6 +425,12 @@ cdef extern from * nogil:
     static fc_sweep_d_t fc_sweep_d_impl = fc_sweep_d_generic;
     static fc_gather_f_t fc_gather_f_impl = fc_gather_f_generic;
     static fc_gather_d_t fc_gather_d_impl = fc_gather_d_generic;
+    typedef void (*fc_expdig_row_f_t)(const float *, float *, Py_ssize_t, double);
+    typedef void (*fc_expdig_row_d_t)(const double *, double *, Py_ssize_t, double);
+    typedef void (*fc_exp_row_t)(const double *, double *, Py_ssize_t);
+    static fc_expdig_row_f_t fc_expdig_row_f_impl = fc_expdig_row_f_generic;
+    static fc_expdig_row_d_t fc_expdig_row_d_impl = fc_expdig_row_d_generic;
+    static fc_exp_row_t fc_exp_row_impl = fc_exp_row_generic;
 
     /* 0: scalar C, 1: generic vectors, 2: avx2 */
     static int fc_cpu_has_avx2(void) {
@@ -261,17 +445,26 @@ cdef extern from * nogil:
         if (level == 0) {
             fc_sweep_f_impl = fc_sweep_scalar_f; fc_sweep_d_impl = fc_sweep_scalar_d;
             fc_gather_f_impl = fc_gather_scalar_f; fc_gather_d_impl = fc_gather_scalar_d;
+            fc_expdig_row_f_impl = fc_expdig_row_scalar_f;
+            fc_expdig_row_d_impl = fc_expdig_row_scalar_d;
+            fc_exp_row_impl = fc_exp_row_scalar;
             return 0;
         }
         if (level == 1) {
             fc_sweep_f_impl = fc_sweep_f_generic; fc_sweep_d_impl = fc_sweep_d_generic;
             fc_gather_f_impl = fc_gather_f_generic; fc_gather_d_impl = fc_gather_d_generic;
+            fc_expdig_row_f_impl = fc_expdig_row_f_generic;
+            fc_expdig_row_d_impl = fc_expdig_row_d_generic;
+            fc_exp_row_impl = fc_exp_row_generic;
             return 0;
         }
     #if FC_HAVE_AVX2
         if (level == 2 && fc_cpu_has_avx2()) {
             fc_sweep_f_impl = fc_sweep_f_avx2; fc_sweep_d_impl = fc_sweep_d_avx2;
             fc_gather_f_impl = fc_gather_f_avx2; fc_gather_d_impl = fc_gather_d_avx2;
+            fc_expdig_row_f_impl = fc_expdig_row_f_avx2;
+            fc_expdig_row_d_impl = fc_expdig_row_d_avx2;
+            fc_exp_row_impl = fc_exp_row_avx2;
             return 0;
         }
     #endif
@@ -294,6 +487,15 @@ cdef extern from * nogil:
                                    Py_ssize_t K, double *acc) {
         fc_gather_d_impl(rows, coef, n, K, acc);
     }
+    static inline void fc_expdig_row_f(const float *g, float *out, Py_ssize_t n, double scale) {
+        fc_expdig_row_f_impl(g, out, n, scale);
+    }
+    static inline void fc_expdig_row_d(const double *g, double *out, Py_ssize_t n, double scale) {
+        fc_expdig_row_d_impl(g, out, n, scale);
+    }
+    static inline void fc_exp_row(const double *x, double *out, Py_ssize_t n) {
+        fc_exp_row_impl(x, out, n);
+    }
     """
     int FC_OPENMP_ENABLED
     unsigned int fc_ftz_on()
@@ -309,6 +511,15 @@ cdef extern from * nogil:
                      float *acc)
     void fc_gather_d(const double **rows, const double *coef, Py_ssize_t n, Py_ssize_t K,
                      double *acc)
+    void fc_expdig_row_f(const float *g, float *out, Py_ssize_t n, double scale)
+    void fc_expdig_row_d(const double *g, double *out, Py_ssize_t n, double scale)
+    void fc_exp_row(const double *x, double *out, Py_ssize_t n)
+    double fc_sum_f(const float *g, Py_ssize_t n)
+    double fc_sum_d(const double *g, Py_ssize_t n)
+    double fc_update_f(const float *alpha, const float *etheta, const float *acc, float *g,
+                       Py_ssize_t n, double *total)
+    double fc_update_d(const double *alpha, const double *etheta, const double *acc,
+                       double *g, Py_ssize_t n, double *total)
     int fc_cpu_has_avx2()
     int fc_set_simd(int level)
 
@@ -457,6 +668,41 @@ cpdef double digamma(double x) noexcept nogil:
     return _digamma(x)
 
 
+def _vector_math(name, x):
+    """Apply the current SIMD variant's row function ``name`` to a 1-d array; for tests.
+
+    ``name``: "exp" (float64 in and out), "exp_digamma" (exp(psi(x)), float32
+    or float64 in, same dtype out). The scalar variant uses libm's exp.
+    """
+    x = np.ascontiguousarray(x)
+    if x.ndim != 1:
+        raise ValueError(f"x must be 1-d; got shape {x.shape}")
+    if name == "exp":
+        x = np.ascontiguousarray(x, dtype=np.float64)
+    elif name != "exp_digamma":
+        raise ValueError(f"unknown function {name!r}")
+    elif x.dtype != np.float32 and x.dtype != np.float64:
+        x = x.astype(np.float64)
+    out = np.empty_like(x)
+    cdef Py_ssize_t n = x.shape[0]
+    cdef double[::1] x64, o64
+    cdef float[::1] x32, o32
+    if n == 0:
+        return out
+    if x.dtype == np.float32:
+        x32 = x
+        o32 = out
+        fc_expdig_row_f(&x32[0], &o32[0], n, 1.0)
+    else:
+        x64 = x
+        o64 = out
+        if name == "exp":
+            fc_exp_row(&x64[0], &o64[0], n)
+        else:
+            fc_expdig_row_d(&x64[0], &o64[0], n, 1.0)
+    return out
+
+
 # ---------------------------------------------------------------------------
 # small vector helpers, dispatched on the fused dtype at compile time
 # ---------------------------------------------------------------------------
@@ -479,21 +725,39 @@ cdef inline void _gather(
         fc_gather_d(rows, coef, n, n_topics, acc)
 
 
-cdef inline void _exp_dirichlet_row(
-    const floating *g, floating *out, Py_ssize_t n
+cdef inline double _row_sum(const floating *g, Py_ssize_t n) noexcept nogil:
+    """sum(g) in float64, 8 partial sums (fixed order, see fc_sum)."""
+    if floating is float:
+        return fc_sum_f(g, n)
+    else:
+        return fc_sum_d(g, n)
+
+
+cdef inline double _update_row(
+    const floating *alpha, const floating *etheta, const floating *acc, floating *g,
+    Py_ssize_t n, double *total,
 ) noexcept nogil:
-    """out[k] = exp(psi(g[k]) - psi(sum(g))), sums and psi in float64."""
+    """g <- alpha + etheta * acc; returns sum |change|, *total = sum(new g) (float64)."""
+    if floating is float:
+        return fc_update_f(alpha, etheta, acc, g, n, total)
+    else:
+        return fc_update_d(alpha, etheta, acc, g, n, total)
+
+
+cdef inline void _exp_dirichlet_row(
+    const floating *g, double total, floating *out, Py_ssize_t n
+) noexcept nogil:
+    """out[k] = exp(psi(g[k]) - psi(total)), total = sum(g); psi in float64."""
     cdef Py_ssize_t k
-    cdef double total = 0.0
-    cdef double psi_total
-    for k in range(n):
-        total += g[k]
-    cdef double scale
+    cdef double psi_total, scale
     if total >= 1.0:
-        # exp(psi(g_k)) / exp(psi(total)): one exp per topic, no log
+        # exp(psi(g_k)) / exp(psi(total)): one exp per topic, no log (vectorised
+        # in the "generic" and "avx2" variants)
         scale = 1.0 / _exp_digamma(total)
-        for k in range(n):
-            out[k] = <floating> (_exp_digamma(g[k]) * scale)
+        if floating is float:
+            fc_expdig_row_f(g, out, n, scale)
+        else:
+            fc_expdig_row_d(g, out, n, scale)
     else:
         # tiny total (an empty document, small prior): avoid underflow of exp(psi(g_k))
         psi_total = _digamma(total)
@@ -628,21 +892,17 @@ cdef Py_ssize_t _e_step_doc(
     """
     cdef Py_ssize_t it, j, k
     cdef Py_ssize_t n_up = 0
-    cdef floating s, new
+    cdef floating s
     cdef double change, loglik, total, psi_total, gk, b
     for j in range(n_ids):
         rows[j] = etw + <Py_ssize_t> ids[j] * n_topics
-    _exp_dirichlet_row(g, etheta, n_topics)
+    _exp_dirichlet_row(g, _row_sum(g, n_topics), etheta, n_topics)
     for it in range(max_iter):
         # phinorm_j = etheta . beta_w + eps; acc = sum_j (n_j / phinorm_j) beta_w
         _doc_sweep(cnt, rows, n_ids, n_topics, etheta, epsv, coef, acc)
-        change = 0.0
-        for k in range(n_topics):
-            new = alpha[k] + etheta[k] * acc[k]
-            change += fabs(new - g[k])
-            g[k] = new
-        change /= n_topics
-        _exp_dirichlet_row(g, etheta, n_topics)
+        # gamma = alpha + etheta * acc, its mean absolute change and its sum
+        change = _update_row(alpha, etheta, acc, g, n_topics, &total) / n_topics
+        _exp_dirichlet_row(g, total, etheta, n_topics)
         n_up += 1
         if change < tol:
             break
@@ -651,9 +911,7 @@ cdef Py_ssize_t _e_step_doc(
         s = _dot(etheta, rows[j], n_topics) + epsv
         ratio[j] = cnt[j] / s
         loglik += <double> cnt[j] * log(<double> s)
-    total = 0.0
-    for k in range(n_topics):
-        total += g[k]
+    total = _row_sum(g, n_topics)
     psi_total = _digamma(total)
     b = loglik + alpha_bound - fc_lgamma(total)
     for k in range(n_topics):
