@@ -156,8 +156,9 @@ def _exp_digamma_grid():
 
 def test_vector_exp_digamma_matches_scipy(cython_ext):
     """exp(psi(x)) of every variant: the absolute error of psi(x) it implies is below
-    1e-13 (relative to max(1, |psi(x)|)), and the vector variants are within 4 ulp
-    of the scalar one (libm exp) and bit-identical to each other. (The scalar one
+    1e-13 (relative to max(1, |psi(x)|)), the vector variants are within 8 eps
+    max(1, |psi(x)|) relative of the scalar one (libm exp) and bit-identical to each
+    other. (The scalar one
     itself differs from scipy by up to ~4e-13 relative at x = 1e-3, where
     psi(x) = -1000.)"""
     x = _exp_digamma_grid()
@@ -171,8 +172,10 @@ def test_vector_exp_digamma_matches_scipy(cython_ext):
         assert np.all(got[~ok] < 1e-290), name
     scalar = results["scalar"]
     for name, got in results.items():
-        # (below 1e-300, exp(psi(x)) / 6 is subnormal and has fewer digits)
-        assert np.all(np.abs(got[ok] - scalar[ok]) <= 4 * np.spacing(scalar[ok])), name
+        # rounding the exponent psi(x) - log(x + 6) differently moves the result by
+        # ~eps * |psi(x)| relative (below 1e-300, exp(psi(x)) / 6 is subnormal)
+        scale = 8 * EPS * np.maximum(1.0, np.abs(psi[ok]))
+        assert np.all(np.abs(got[ok] - scalar[ok]) <= scale * scalar[ok]), name
         assert np.all(np.abs(got[~ok] - scalar[~ok]) <= 1e-310), name
         if name != "scalar":
             assert np.array_equal(got, results["generic"]), name
