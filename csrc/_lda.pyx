@@ -223,8 +223,66 @@ cdef extern from * nogil:
         *total = st;                                                               \\
         return sc;                                                                 \\
     }
+    #if FC_GNU_VECTORS
+    #pragma GCC diagnostic ignored "-Wpsabi"  /* static inline helpers: no ABI crossing */
+    /* the same lanes and order with 8-lane vectors (GCC splits them into the
+       registers the target has), so the partial sums stay in registers */
+    typedef double fc_v8d_g __attribute__((vector_size(64)));
+    typedef long long fc_v8l_g __attribute__((vector_size(64)));
+    typedef float fc_v8f_g __attribute__((vector_size(32)));
+    typedef int fc_v8i_g __attribute__((vector_size(32)));
+    static inline fc_v8d_g fc_wide_d(fc_v8d_g v) { return v; }
+    static inline fc_v8d_g fc_wide_f(fc_v8f_g v) { return __builtin_convertvector(v, fc_v8d_g); }
+    static inline fc_v8d_g fc_vabs_d(fc_v8d_g v) {
+        return (fc_v8d_g)((fc_v8l_g)v & 0x7FFFFFFFFFFFFFFFLL); }
+    static inline fc_v8f_g fc_vabs_f(fc_v8f_g v) {
+        return (fc_v8f_g)((fc_v8i_g)v & 0x7FFFFFFF); }
+    #define FC_DEFINE_VROWSUMS(T, S, V, ABS)                                       \\
+    static inline double fc_sum_##S(const T *g, Py_ssize_t n) {                    \\
+        fc_v8d_g p = {0};                                                          \\
+        V x;                                                                       \\
+        double l[8];                                                               \\
+        Py_ssize_t k = 0;                                                          \\
+        for (; k + 8 <= n; k += 8) { memcpy(&x, g + k, sizeof x); p += fc_wide_##S(x); } \\
+        memcpy(l, &p, sizeof l);                                                   \\
+        double s = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7])); \\
+        for (; k < n; ++k) s += (double)g[k];                                      \\
+        return s;                                                                  \\
+    }                                                                              \\
+    static inline double fc_update_##S(const T *alpha, const T *etheta, const T *acc, \\
+                                       T *g, Py_ssize_t n, double *total) {        \\
+        fc_v8d_g c = {0}, t = {0};                                                 \\
+        V a, e, q, o, nw;                                                          \\
+        double lc[8], lt[8];                                                       \\
+        Py_ssize_t k = 0;                                                          \\
+        T w;                                                                       \\
+        for (; k + 8 <= n; k += 8) {                                               \\
+            memcpy(&a, alpha + k, sizeof a); memcpy(&e, etheta + k, sizeof e);     \\
+            memcpy(&q, acc + k, sizeof q); memcpy(&o, g + k, sizeof o);            \\
+            nw = a + e * q;                                                        \\
+            c += fc_wide_##S(fc_vabs_##S(nw - o));                                 \\
+            t += fc_wide_##S(nw);                                                  \\
+            memcpy(g + k, &nw, sizeof nw);                                         \\
+        }                                                                          \\
+        memcpy(lc, &c, sizeof lc);                                                 \\
+        memcpy(lt, &t, sizeof lt);                                                 \\
+        double sc = ((lc[0] + lc[4]) + (lc[2] + lc[6])) + ((lc[1] + lc[5]) + (lc[3] + lc[7])); \\
+        double st = ((lt[0] + lt[4]) + (lt[2] + lt[6])) + ((lt[1] + lt[5]) + (lt[3] + lt[7])); \\
+        for (; k < n; ++k) {                                                       \\
+            w = alpha[k] + etheta[k] * acc[k];                                     \\
+            sc += (double)ABS(w - g[k]);                                           \\
+            st += (double)w;                                                       \\
+            g[k] = w;                                                              \\
+        }                                                                          \\
+        *total = st;                                                               \\
+        return sc;                                                                 \\
+    }
+    FC_DEFINE_VROWSUMS(float, f, fc_v8f_g, fabsf)
+    FC_DEFINE_VROWSUMS(double, d, fc_v8d_g, fabs)
+    #else
     FC_DEFINE_ROWSUMS(float, f, fabsf)
     FC_DEFINE_ROWSUMS(double, d, fabs)
+    #endif
     static void fc_exp_row_scalar(const double *x, double *out, Py_ssize_t n) {
         Py_ssize_t k;
         for (k = 0; k < n; ++k) out[k] = exp(x[k]);
