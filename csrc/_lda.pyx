@@ -131,15 +131,19 @@ cdef extern from * nogil:
         for (; k < n; ++k) s += a[k] * b[k];                                       \\
         return s;                                                                  \\
     }                                                                              \\
-    static void fc_gather_scalar_##S(const T *const *rows, const T *coef,          \\
-                                     Py_ssize_t n, Py_ssize_t K, T *acc) {         \\
+    static void fc_gatherc_scalar_##S(const T *const *rows, const T *coef,         \\
+            Py_ssize_t n, Py_ssize_t K, T *acc, int cont) {                        \\
         Py_ssize_t j, k;                                                           \\
-        for (k = 0; k < K; ++k) acc[k] = 0;                                        \\
+        if (!cont) for (k = 0; k < K; ++k) acc[k] = 0;                             \\
         for (j = 0; j < n; ++j) {                                                  \\
             const T c = coef[j];                                                   \\
             const T *r = rows[j];                                                  \\
             for (k = 0; k < K; ++k) acc[k] += c * r[k];                            \\
         }                                                                          \\
+    }                                                                              \\
+    static void fc_gather_scalar_##S(const T *const *rows, const T *coef,          \\
+                                     Py_ssize_t n, Py_ssize_t K, T *acc) {         \\
+        fc_gatherc_scalar_##S(rows, coef, n, K, acc, 0);                           \\
     }                                                                              \\
     static void fc_sweep_scalar_##S(const T *cnt, const T *const *rows,            \\
             Py_ssize_t n, Py_ssize_t K, const T *etheta, T eps, T *coef, T *acc) { \\
@@ -312,11 +316,11 @@ cdef extern from * nogil:
         return s;                                                                  \\
     }                                                                              \\
     ATTR static inline void fc_block_##S##SFX(const T *const *rows, const T *coef, \\
-            Py_ssize_t n, const Py_ssize_t *off, const int m, T *acc) {            \\
+            Py_ssize_t n, const Py_ssize_t *off, const int m, T *acc, int cont) {  \\
         V p[8];                                                                    \\
         Py_ssize_t j;                                                              \\
         int i;                                                                     \\
-        for (i = 0; i < m; ++i) p[i] = (V){0};                                     \\
+        for (i = 0; i < m; ++i) p[i] = cont ? fc_ld_##S##SFX(acc + off[i]) : (V){0}; \\
         for (j = 0; j < n; ++j) {                                                  \\
             const T c = coef[j];                                                   \\
             const T *r = rows[j];                                                  \\
@@ -324,34 +328,46 @@ cdef extern from * nogil:
         }                                                                          \\
         for (i = 0; i < m; ++i) memcpy(acc + off[i], &p[i], sizeof(V));            \\
     }                                                                              \\
-    ATTR static void fc_gather_##S##SFX(const T *const *rows, const T *coef,       \\
-                                        Py_ssize_t n, Py_ssize_t K, T *acc) {      \\
+    ATTR static void fc_gatherc_##S##SFX(const T *const *rows, const T *coef,      \\
+            Py_ssize_t n, Py_ssize_t K, T *acc, int cont) {                        \\
         Py_ssize_t off[8], v, nvec;                                                \\
         int i, m;                                                                  \\
-        if (K < L) { fc_gather_scalar_##S(rows, coef, n, K, acc); return; }        \\
+        if (K < L) { fc_gatherc_scalar_##S(rows, coef, n, K, acc, cont); return; } \\
         nvec = (K + L - 1) / L;                                                    \\
         for (v = 0; v < nvec; v += m) {                                            \\
             m = nvec - v < 8 ? (int)(nvec - v) : 8;                                \\
             for (i = 0; i < m; ++i)                                                \\
                 off[i] = (v + i) * L < K - L ? (v + i) * L : K - L;                \\
             switch (m) {                                                           \\
-            case 1: fc_block_##S##SFX(rows, coef, n, off, 1, acc); break;          \\
-            case 2: fc_block_##S##SFX(rows, coef, n, off, 2, acc); break;          \\
-            case 3: fc_block_##S##SFX(rows, coef, n, off, 3, acc); break;          \\
-            case 4: fc_block_##S##SFX(rows, coef, n, off, 4, acc); break;          \\
-            case 5: fc_block_##S##SFX(rows, coef, n, off, 5, acc); break;          \\
-            case 6: fc_block_##S##SFX(rows, coef, n, off, 6, acc); break;          \\
-            case 7: fc_block_##S##SFX(rows, coef, n, off, 7, acc); break;          \\
-            default: fc_block_##S##SFX(rows, coef, n, off, 8, acc); break;         \\
+            case 1: fc_block_##S##SFX(rows, coef, n, off, 1, acc, cont); break;    \\
+            case 2: fc_block_##S##SFX(rows, coef, n, off, 2, acc, cont); break;    \\
+            case 3: fc_block_##S##SFX(rows, coef, n, off, 3, acc, cont); break;    \\
+            case 4: fc_block_##S##SFX(rows, coef, n, off, 4, acc, cont); break;    \\
+            case 5: fc_block_##S##SFX(rows, coef, n, off, 5, acc, cont); break;    \\
+            case 6: fc_block_##S##SFX(rows, coef, n, off, 6, acc, cont); break;    \\
+            case 7: fc_block_##S##SFX(rows, coef, n, off, 7, acc, cont); break;    \\
+            default: fc_block_##S##SFX(rows, coef, n, off, 8, acc, cont); break;   \\
             }                                                                      \\
         }                                                                          \\
     }                                                                              \\
+    ATTR static void fc_gather_##S##SFX(const T *const *rows, const T *coef,       \\
+                                        Py_ssize_t n, Py_ssize_t K, T *acc) {      \\
+        fc_gatherc_##S##SFX(rows, coef, n, K, acc, 0);                             \\
+    }                                                                              \\
+    /* words in groups of ~16 KB of rows: the gather re-reads them from L1, and  \\
+       continues acc from memory, so the operations are those of one gather */   \\
     ATTR static void fc_sweep_##S##SFX(const T *cnt, const T *const *rows,         \\
             Py_ssize_t n, Py_ssize_t K, const T *etheta, T eps, T *coef, T *acc) { \\
-        Py_ssize_t j;                                                              \\
-        for (j = 0; j < n; ++j)                                                    \\
-            coef[j] = cnt[j] / (fc_vdot_##S##SFX(etheta, rows[j], K) + eps);       \\
-        fc_gather_##S##SFX(rows, coef, n, K, acc);                                 \\
+        Py_ssize_t j, j0, j1;                                                      \\
+        Py_ssize_t G = (Py_ssize_t)(16384 / sizeof(T)) / (K > 0 ? K : 1);          \\
+        if (G < 8) G = 8;                                                          \\
+        if (n == 0) { fc_gatherc_##S##SFX(rows, coef, 0, K, acc, 0); return; }     \\
+        for (j0 = 0; j0 < n; j0 = j1) {                                            \\
+            j1 = n - j0 > G ? j0 + G : n;                                          \\
+            for (j = j0; j < j1; ++j)                                              \\
+                coef[j] = cnt[j] / (fc_vdot_##S##SFX(etheta, rows[j], K) + eps);   \\
+            fc_gatherc_##S##SFX(rows + j0, coef + j0, j1 - j0, K, acc, j0 > 0);    \\
+        }                                                                          \\
     }
 
     typedef float fc_v4f __attribute__((vector_size(16)));
