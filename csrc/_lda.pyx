@@ -179,8 +179,9 @@ cdef extern from * nogil:
     }
     #define FC_DEFINE_EXPDIG_SCALAR(T, S)                                          \\
     static void fc_expdig_row_scalar_##S(const T *g, T *out, Py_ssize_t n,         \\
-                                         double scale) {                           \\
+                                         double total) {                           \\
         Py_ssize_t k;                                                              \\
+        double scale = total > 0 ? 1.0 / fc_exp_digamma(total) : 1.0;              \\
         for (k = 0; k < n; ++k) out[k] = (T)(fc_exp_digamma((double)g[k]) * scale); \\
     }
     FC_DEFINE_EXPDIG_SCALAR(float, f)
@@ -587,17 +588,24 @@ cdef extern from * nogil:
         return s;                                                                  \\
     }
 
-    /* out[k] = (T)(exp(psi(g[k])) * scale), g[k] widened to double: two
-       vectors per step (independent dependency chains), then one, then the
-       last partial vector padded with 1.0 */
+    /* out[k] = (T)(exp(psi(g[k])) * scale), g[k] widened to double, scale =
+       1 / exp(psi(total)) (1 if total <= 0). exp(psi(total)) is computed in the
+       last, partial vector together with the n mod L tail (lane n mod L), then
+       two vectors per step (independent dependency chains), then one. */
     #define FC_DEFINE_VROW(T, S, VD, L, ATTR, SFX)                                 \\
     ATTR static void fc_expdig_row_##S##SFX(const T *g, T *out, Py_ssize_t n,      \\
-                                            double scale) {                        \\
-        Py_ssize_t k = 0;                                                          \\
-        T buf[L];                                                                  \\
+                                            double total) {                        \\
+        Py_ssize_t k = 0, kt = n - n % L;                                          \\
+        double buf[L], scale = 1.0;                                                \\
         VD a, b;                                                                   \\
-        int l;                                                                     \\
-        for (; k + 2 * L <= n; k += 2 * L) {                                       \\
+        int l, r = (int)(n - kt);                                                  \\
+        for (l = 0; l < L; ++l) buf[l] = l < r ? (double)g[kt + l] : l == r ? total : 1.0;\\
+        memcpy(&a, buf, sizeof a);                                                 \\
+        a = fc_vexpdig##SFX(a);                                                    \\
+        memcpy(buf, &a, sizeof a);                                                 \\
+        if (total > 0) scale = 1.0 / buf[r];                                       \\
+        for (l = 0; l < r; ++l) out[kt + l] = (T)(buf[l] * scale);                 \\
+        for (; k + 2 * L <= kt; k += 2 * L) {                                      \\
             a = fc_vld_##S##SFX(g + k);                                            \\
             b = fc_vld_##S##SFX(g + k + L);                                        \\
             a = fc_vexpdig##SFX(a) * scale;                                        \\
@@ -605,13 +613,8 @@ cdef extern from * nogil:
             fc_vst_##S##SFX(out + k, a);                                           \\
             fc_vst_##S##SFX(out + k + L, b);                                       \\
         }                                                                          \\
-        for (; k + L <= n; k += L)                                                 \\
-            fc_vst_##S##SFX(out + k, fc_vexpdig##SFX(fc_vld_##S##SFX(g + k)) * scale); \\
-        if (k < n) {                                                               \\
-            for (l = 0; l < L; ++l) buf[l] = k + l < n ? g[k + l] : (T)1;          \\
-            fc_vst_##S##SFX(buf, fc_vexpdig##SFX(fc_vld_##S##SFX(buf)) * scale);   \\
-            for (l = 0; k + l < n; ++l) out[k + l] = buf[l];                       \\
-        }                                                                          \\
+        for (; k < kt; k += L)                                                     \\
+            fc_vst_##S##SFX(out + k, fc_vexpdig##SFX(fc_vld_##S##SFX(g + k)) * scale);\\
     }
 
     typedef long long fc_v2l __attribute__((vector_size(16)));
@@ -725,11 +728,11 @@ cdef extern from * nogil:
                                    Py_ssize_t K, double *acc) {
         fc_gather_d_impl(rows, coef, n, K, acc);
     }
-    static inline void fc_expdig_row_f(const float *g, float *out, Py_ssize_t n, double scale) {
-        fc_expdig_row_f_impl(g, out, n, scale);
+    static inline void fc_expdig_row_f(const float *g, float *out, Py_ssize_t n, double total) {
+        fc_expdig_row_f_impl(g, out, n, total);
     }
-    static inline void fc_expdig_row_d(const double *g, double *out, Py_ssize_t n, double scale) {
-        fc_expdig_row_d_impl(g, out, n, scale);
+    static inline void fc_expdig_row_d(const double *g, double *out, Py_ssize_t n, double total) {
+        fc_expdig_row_d_impl(g, out, n, total);
     }
     static inline void fc_exp_row(const double *x, double *out, Py_ssize_t n) {
         fc_exp_row_impl(x, out, n);
@@ -767,8 +770,8 @@ cdef extern from * nogil:
                      float *acc)
     void fc_gather_d(const double **rows, const double *coef, Py_ssize_t n, Py_ssize_t K,
                      double *acc)
-    void fc_expdig_row_f(const float *g, float *out, Py_ssize_t n, double scale)
-    void fc_expdig_row_d(const double *g, double *out, Py_ssize_t n, double scale)
+    void fc_expdig_row_f(const float *g, float *out, Py_ssize_t n, double total)
+    void fc_expdig_row_d(const double *g, double *out, Py_ssize_t n, double total)
     void fc_exp_row(const double *x, double *out, Py_ssize_t n)
     double fc_sum_f(const float *g, Py_ssize_t n)
     double fc_sum_d(const double *g, Py_ssize_t n)
@@ -968,14 +971,14 @@ def _vector_math(name, x):
     if x.dtype == np.float32:
         x32 = x
         o32 = out
-        fc_expdig_row_f(&x32[0], &o32[0], n, 1.0)
+        fc_expdig_row_f(&x32[0], &o32[0], n, 0.0)
     else:
         x64 = x
         o64 = out
         if name == "exp":
             fc_exp_row(&x64[0], &o64[0], n)
         else:
-            fc_expdig_row_d(&x64[0], &o64[0], n, 1.0)
+            fc_expdig_row_d(&x64[0], &o64[0], n, 0.0)
     return out
 
 
@@ -1025,15 +1028,14 @@ cdef inline void _exp_dirichlet_row(
 ) noexcept nogil:
     """out[k] = exp(psi(g[k]) - psi(total)), total = sum(g); psi in float64."""
     cdef Py_ssize_t k
-    cdef double psi_total, scale
+    cdef double psi_total
     if total >= 1.0:
         # exp(psi(g_k)) / exp(psi(total)): one exp per topic, no log (vectorised
-        # in the "generic" and "avx2" variants)
-        scale = 1.0 / _exp_digamma(total)
+        # in the "generic" and "avx2" variants, exp(psi(total)) included)
         if floating is float:
-            fc_expdig_row_f(g, out, n, scale)
+            fc_expdig_row_f(g, out, n, total)
         else:
-            fc_expdig_row_d(g, out, n, scale)
+            fc_expdig_row_d(g, out, n, total)
     else:
         # tiny total (an empty document, small prior): avoid underflow of exp(psi(g_k))
         psi_total = _digamma(total)
