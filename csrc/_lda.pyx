@@ -617,10 +617,53 @@ cdef extern from * nogil:
             fc_vst_##S##SFX(out + k, fc_vexpdig##SFX(fc_vld_##S##SFX(g + k)) * scale);\\
     }
 
+    /* Rows w0..w1-1 of out = exp(E[log beta]).T (see _exp_dirichlet_block): for each
+       topic k, words in vectors along lam's row; returns the bound terms
+       sum (eta - l) (psi(l) - psi_total_k) + lgamma(l) - lgamma(eta), with words
+       w0 + 8i + l going to partial sum l (whatever L is) and the (w1 - w0) mod 8
+       last words of each topic added in order to a separate sum. */
+    #define FC_DEFINE_VEDIR(T, S, VD, L, ATTR, SFX)                                \\
+    ATTR static double fc_vedir_##S##SFX(const T *lam, Py_ssize_t n_words, Py_ssize_t K,\\
+            Py_ssize_t w0, Py_ssize_t w1, const double *psi_total, double eta,     \\
+            double lg_eta, int compute_bound, T *out) {                            \\
+        VD part[8 / L], x, ps, lg, el, e, term;                                    \\
+        double lane[8], buf[3][L], tail = 0.0;                                     \\
+        Py_ssize_t k, w, w8 = w0 + (w1 - w0) / 8 * 8;                              \\
+        int i, l;                                                                  \\
+        for (i = 0; i < 8 / L; ++i) part[i] = (VD){0};                             \\
+        for (k = 0; k < K; ++k) {                                                  \\
+            const T *row = lam + k * n_words;                                      \\
+            const double pt = psi_total[k];                                        \\
+            for (w = w0; w < w1; w += L) {                                         \\
+                for (l = 0; l < L; ++l) buf[0][l] = w + l < w1 ? (double)row[w + l] : 1.0;\\
+                memcpy(&x, buf[0], sizeof x);                                      \\
+                fc_vdiglgam##SFX(x, &ps, &lg);                                     \\
+                el = ps - pt;                                                      \\
+                e = fc_vexp##SFX(el);                                              \\
+                term = ((eta - x) * el + lg) - lg_eta;                             \\
+                memcpy(buf[1], &e, sizeof e);                                      \\
+                memcpy(buf[2], &term, sizeof term);                                \\
+                for (l = 0; l < L && w + l < w1; ++l) out[(w + l) * K + k] = (T)buf[1][l];\\
+                if (compute_bound) {                                               \\
+                    if (w + L <= w8) {                                             \\
+                        part[((w - w0) % 8) / L] += term;                          \\
+                    } else {                                                       \\
+                        for (l = 0; l < L && w + l < w1; ++l) tail += buf[2][l];   \\
+                    }                                                              \\
+                }                                                                  \\
+            }                                                                      \\
+        }                                                                          \\
+        memcpy(lane, part, sizeof lane);                                           \\
+        return (((lane[0] + lane[4]) + (lane[2] + lane[6]))                        \\
+                + ((lane[1] + lane[5]) + (lane[3] + lane[7]))) + tail;             \\
+    }
+
     typedef long long fc_v2l __attribute__((vector_size(16)));
     typedef float fc_v2f __attribute__((vector_size(8)));
     FC_DEFINE_VMATH(fc_v2d, fc_v2l, fc_v2f, 2, , _generic)
     FC_DEFINE_VMATH2(fc_v2d, fc_v2l, fc_v2f, 2, , _generic)
+    FC_DEFINE_VEDIR(double, d, fc_v2d, 2, , _generic)
+    FC_DEFINE_VEDIR(float, f, fc_v2d, 2, , _generic)
     #if FC_HAVE_AVX2
     typedef float fc_v8f __attribute__((vector_size(32)));
     typedef double fc_v4d __attribute__((vector_size(32)));
@@ -629,6 +672,8 @@ cdef extern from * nogil:
     typedef long long fc_v4l __attribute__((vector_size(32)));
     FC_DEFINE_VMATH(fc_v4d, fc_v4l, fc_v4f, 4, __attribute__((target("avx2"))), _avx2)
     FC_DEFINE_VMATH2(fc_v4d, fc_v4l, fc_v4f, 4, __attribute__((target("avx2"))), _avx2)
+    FC_DEFINE_VEDIR(double, d, fc_v4d, 4, __attribute__((target("avx2"))), _avx2)
+    FC_DEFINE_VEDIR(float, f, fc_v4d, 4, __attribute__((target("avx2"))), _avx2)
     /* "avx512": 64-byte float64 vectors (8 lanes, still the same per-lane and
        per-partial-sum operations); float32 sweeps keep the avx2 code, whose 8
        lanes already cover the 8 partial sums */
@@ -638,6 +683,8 @@ cdef extern from * nogil:
     FC_DEFINE_SIMD(double, d, fc_v8d, 8, FC_AVX512, _avx512)
     FC_DEFINE_VMATH(fc_v8d, fc_v8l, fc_v8f, 8, FC_AVX512, _avx512)
     FC_DEFINE_VMATH2(fc_v8d, fc_v8l, fc_v8f, 8, FC_AVX512, _avx512)
+    FC_DEFINE_VEDIR(double, d, fc_v8d, 8, FC_AVX512, _avx512)
+    FC_DEFINE_VEDIR(float, f, fc_v8d, 8, FC_AVX512, _avx512)
     #endif
     #else  /* no vector extensions: the scalar versions are the generic ones */
     #define fc_sweep_f_generic fc_sweep_scalar_f
@@ -650,6 +697,8 @@ cdef extern from * nogil:
     #define fc_vbound_f_generic NULL
     #define fc_vbound_d_generic NULL
     #define fc_diglgam_row_generic NULL
+    #define fc_vedir_f_generic NULL
+    #define fc_vedir_d_generic NULL
     #endif
 
     typedef void (*fc_sweep_f_t)(const float *, const float *const *, Py_ssize_t,
@@ -676,6 +725,12 @@ cdef extern from * nogil:
     static fc_vbound_f_t fc_vbound_f_impl = fc_vbound_f_generic;
     static fc_vbound_d_t fc_vbound_d_impl = fc_vbound_d_generic;
     static fc_diglgam_row_t fc_diglgam_row_impl = fc_diglgam_row_generic;
+    typedef double (*fc_vedir_f_t)(const float *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                                   Py_ssize_t, const double *, double, double, int, float *);
+    typedef double (*fc_vedir_d_t)(const double *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                                   Py_ssize_t, const double *, double, double, int, double *);
+    static fc_vedir_f_t fc_vedir_f_impl = fc_vedir_f_generic;
+    static fc_vedir_d_t fc_vedir_d_impl = fc_vedir_d_generic;
 
     /* 0: scalar C, 1: generic vectors, 2: avx2, 3: avx512 */
     static int fc_cpu_has_avx512(void) {
@@ -703,6 +758,7 @@ cdef extern from * nogil:
             fc_expdig_row_d_impl = fc_expdig_row_scalar_d;
             fc_exp_row_impl = fc_exp_row_scalar;
             fc_vbound_f_impl = NULL; fc_vbound_d_impl = NULL; fc_diglgam_row_impl = NULL;
+            fc_vedir_f_impl = NULL; fc_vedir_d_impl = NULL;
             return 0;
         }
         if (level == 1) {
@@ -713,6 +769,7 @@ cdef extern from * nogil:
             fc_exp_row_impl = fc_exp_row_generic;
             fc_vbound_f_impl = fc_vbound_f_generic; fc_vbound_d_impl = fc_vbound_d_generic;
             fc_diglgam_row_impl = fc_diglgam_row_generic;
+            fc_vedir_f_impl = fc_vedir_f_generic; fc_vedir_d_impl = fc_vedir_d_generic;
             return 0;
         }
     #if FC_HAVE_AVX2
@@ -724,6 +781,7 @@ cdef extern from * nogil:
             fc_exp_row_impl = fc_exp_row_avx2;
             fc_vbound_f_impl = fc_vbound_f_avx2; fc_vbound_d_impl = fc_vbound_d_avx2;
             fc_diglgam_row_impl = fc_diglgam_row_avx2;
+            fc_vedir_f_impl = fc_vedir_f_avx2; fc_vedir_d_impl = fc_vedir_d_avx2;
             return 0;
         }
         if (level == 3 && fc_cpu_has_avx512()) {
@@ -734,6 +792,7 @@ cdef extern from * nogil:
             fc_exp_row_impl = fc_exp_row_avx512;
             fc_vbound_f_impl = fc_vbound_f_avx512; fc_vbound_d_impl = fc_vbound_d_avx512;
             fc_diglgam_row_impl = fc_diglgam_row_avx512;
+            fc_vedir_f_impl = fc_vedir_f_avx512; fc_vedir_d_impl = fc_vedir_d_avx512;
             return 0;
         }
     #endif
@@ -778,6 +837,20 @@ cdef extern from * nogil:
         *out = fc_vbound_d_impl(alpha, g, n, psi_total);
         return 1;
     }
+    static inline int fc_edir_f(const float *lam, Py_ssize_t V, Py_ssize_t K, Py_ssize_t w0,
+            Py_ssize_t w1, const double *pt, double eta, double lg_eta, int cb, float *out,
+            double *bound) {
+        if (!fc_vedir_f_impl) return 0;
+        *bound = fc_vedir_f_impl(lam, V, K, w0, w1, pt, eta, lg_eta, cb, out);
+        return 1;
+    }
+    static inline int fc_edir_d(const double *lam, Py_ssize_t V, Py_ssize_t K, Py_ssize_t w0,
+            Py_ssize_t w1, const double *pt, double eta, double lg_eta, int cb, double *out,
+            double *bound) {
+        if (!fc_vedir_d_impl) return 0;
+        *bound = fc_vedir_d_impl(lam, V, K, w0, w1, pt, eta, lg_eta, cb, out);
+        return 1;
+    }
     static inline int fc_diglgam_row(const double *x, double *psi, double *lgam, Py_ssize_t n) {
         if (!fc_diglgam_row_impl) return 0;
         fc_diglgam_row_impl(x, psi, lgam, n);
@@ -813,6 +886,12 @@ cdef extern from * nogil:
     int fc_bound_d(const double *alpha, const double *g, Py_ssize_t n, double psi_total,
                    double *out)
     int fc_diglgam_row(const double *x, double *psi, double *lgam, Py_ssize_t n)
+    int fc_edir_f(const float *lam, Py_ssize_t V, Py_ssize_t K, Py_ssize_t w0, Py_ssize_t w1,
+                  const double *pt, double eta, double lg_eta, int cb, float *out,
+                  double *bound)
+    int fc_edir_d(const double *lam, Py_ssize_t V, Py_ssize_t K, Py_ssize_t w0, Py_ssize_t w1,
+                  const double *pt, double eta, double lg_eta, int cb, double *out,
+                  double *bound)
     int fc_cpu_has_avx2()
     int fc_cpu_has_avx512()
     int fc_set_simd(int level)
@@ -1098,10 +1177,21 @@ cdef double _exp_dirichlet_block(
     Py_ssize_t w1, const double *psi_total, double eta, double lg_eta, bint compute_bound,
     floating *out,
 ) noexcept nogil:
-    """Rows w0..w1-1 of out = exp(Elogbeta).T; returns their bound terms (w, then k order)."""
+    """Rows w0..w1-1 of out = exp(Elogbeta).T; returns their bound terms (w, then k order).
+
+    The vector variants evaluate digamma, exp and lgamma in vectors along each
+    topic's row of lam (see fc_vedir; bound summed in another fixed order)."""
     cdef Py_ssize_t w, k
     cdef double lkw, elog
     cdef double acc = 0.0
+    if floating is float:
+        if fc_edir_f(lam, n_words, n_topics, w0, w1, psi_total, eta, lg_eta, compute_bound,
+                     out, &acc):
+            return acc
+    else:
+        if fc_edir_d(lam, n_words, n_topics, w0, w1, psi_total, eta, lg_eta, compute_bound,
+                     out, &acc):
+            return acc
     for w in range(w0, w1):
         for k in range(n_topics):
             lkw = lam[k * n_words + w]
