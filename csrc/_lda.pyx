@@ -20,17 +20,29 @@ Results are therefore bit-identical for any ``n_threads``.
 Per document and CAVI iteration, one sweep over the words first forms every
 ``n_dw / phinorm_dw`` (dot products in the working dtype with 8 partial sums)
 and then ``sum_w (n_dw / phinorm_dw) expElogbeta_w`` with the K accumulators
-held in vector registers, words in order. The summation order is fixed by the
-source, not by the instruction set: the variants "scalar", "generic" (16-byte
-vectors) and "avx2" (32-byte, chosen at import on CPUs that have it, see
-:func:`simd_variants`) return the same bits, and no FMA is used (the build
-passes ``-ffp-contract=off``, never ``-ffast-math``). Sums of gamma and
-lambda, ELBO terms, digamma, exp and lgamma are evaluated in float64 (the
-reentrant ``lgamma_r`` where libm has it).
+held in vector registers, words in order (in groups of ~16 KB of rows, so the
+second pass reads them from L1). The summation order is fixed by the source,
+not by the instruction set, and no FMA is used (the build passes
+``-ffp-contract=off``, never ``-ffast-math``). Sums of gamma and lambda, ELBO
+terms, digamma, exp and lgamma are evaluated in float64.
+
+Variants (:func:`simd_variants`, chosen at import: the widest the CPU has, or
+the environment variable ``FASTCAVI_SIMD``):
+
+- "scalar": plain C, with libm's exp and lgamma (the reentrant ``lgamma_r``
+  where libm has it) and the scalar :func:`digamma`;
+- "generic" (16-byte vectors), "avx2" (32-byte) and "avx512" (64-byte float64
+  vectors): also evaluate the special functions in vectors: exp(psi(gamma_dk))
+  of every inner iteration, the per-document bound's psi and lgamma, and the
+  topic step's psi, exp and lgamma, with a division-free exp (<= 1 ulp) and
+  a vector log (see FC_DEFINE_VMATH). These three return the same bits as
+  each other; they differ from "scalar" by rounding only (exp(psi) within
+  ~8 eps |psi|; results within the reference tolerances, see
+  tests/test_kernels.py and tests/test_special.py).
 
 ``digamma`` uses the algorithm of :mod:`fastcavi.kernels.special`: a Taylor
 series in double-double around the positive root, else the recurrence up to
-x >= 10 and the asymptotic series to x^-14. Its 24 Taylor coefficients are
+x >= 6 and the asymptotic series to x^-20. Its 24 Taylor coefficients are
 computed at import with ``scipy.special.zeta``, exactly as ``special.py`` does.
 """
 
@@ -106,8 +118,11 @@ cdef extern from * nogil:
 
        "generic" is plain C or GCC/Clang vector extensions of 16 bytes (SSE2,
        NEON); "avx2" uses 32-byte vectors in functions compiled with
-       __attribute__((target("avx2"))) and is picked at import time when the
-       CPU has it. FMA is never used, so there is no contraction to differ. */
+       __attribute__((target("avx2"))), "avx512" 64-byte float64 vectors
+       (target avx512f/dq), picked at import time when the CPU has them. FMA
+       is never used, so there is no contraction to differ. The special
+       functions differ between "scalar" (libm) and the vector variants, see
+       FC_DEFINE_VMATH. */
 
     #if defined(__GNUC__) || defined(__clang__)
     #define FC_GNU_VECTORS 1
@@ -906,8 +921,10 @@ _simd = None
 def simd_variants():
     """Names of the vector-kernel variants usable on this CPU, slowest first.
 
-    "scalar" (plain C), "generic" (16-byte vectors) and, on x86 CPUs with
-    AVX2, "avx2". All of them give bit-identical results.
+    "scalar" (plain C, libm special functions), "generic" (16-byte vectors)
+    and, on x86 CPUs with AVX2 / AVX-512F+DQ, "avx2" / "avx512". The vector
+    variants give bit-identical results; "scalar" differs from them by
+    rounding in the special functions only (within the reference tolerances).
     """
     usable = {"avx2": fc_cpu_has_avx2(), "avx512": fc_cpu_has_avx512()}
     return [name for name in _SIMD_LEVELS if usable.get(name, True)]
