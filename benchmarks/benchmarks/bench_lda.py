@@ -237,3 +237,40 @@ class EStepKernel:
         self.kernels.lda_e_step(self.data, self.indices, self.indptr, self.ebeta, self.alpha,
                                 self.gamma, 100, 1e-3, self.eps, self.exp_doc_topic, self.ratio,
                                 self.doc_bound, self.n_jobs)
+
+
+def _simd_variants():
+    """The Cython extension's SIMD variants (see ``fastcavi._ext._lda.simd_variants``)."""
+    if "cython" not in BACKENDS:
+        return []
+    try:
+        import fastcavi._ext._lda as ext
+    except ImportError:  # pragma: no cover - the probe said it imports
+        return []
+    return ext.simd_variants()
+
+
+class CythonSimdVariants(EStepKernel):
+    """The Cython ``lda_e_step`` under each SIMD variant, one thread.
+
+    "scalar" keeps libm's special functions; the vector variants also compute
+    exp(psi(gamma)) and the per-document bound in vectors (csrc/_lda.pyx).
+    """
+
+    params = [_simd_variants(), ["float32", "float64"]]
+    param_names = ["variant", "dtype"]
+
+    def setup(self, cache, variant, dtype):
+        import fastcavi._ext._lda as ext
+
+        self._previous = ext._set_simd(variant)
+        super().setup(cache, "cython", 1, dtype)
+
+    def teardown(self, cache, variant, dtype):
+        import fastcavi._ext._lda as ext
+
+        ext._set_simd(self._previous)
+
+    def time_lda_e_step(self, cache, *params):
+        # (variant, dtype) from asv, or (backend, n_jobs, dtype) from EStepKernel.setup
+        super().time_lda_e_step(cache, "cython", 1, params[-1])
