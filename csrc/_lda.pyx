@@ -370,17 +370,58 @@ cdef extern from * nogil:
                                         Py_ssize_t n, Py_ssize_t K, T *acc) {      \\
         fc_gatherc_##S##SFX(rows, coef, n, K, acc, 0);                             \\
     }                                                                              \\
+    /* four dot products a . b_w at once (the loads of a shared), each with        \\
+       exactly the operations of fc_vdot */                                        \\
+    ATTR static inline void fc_vdot4_##S##SFX(const T *a, const T *const *b, Py_ssize_t n,\\
+                                              T *out) {                            \\
+        V p0[8 / L], p1[8 / L], p2[8 / L], p3[8 / L], av;                          \\
+        T lane[8], s;                                                              \\
+        const T *b0 = b[0], *b1 = b[1], *b2 = b[2], *b3 = b[3];                    \\
+        Py_ssize_t k = 0, kk;                                                      \\
+        int i;                                                                     \\
+        for (i = 0; i < 8 / L; ++i) p0[i] = p1[i] = p2[i] = p3[i] = (V){0};        \\
+        for (; k + 8 <= n; k += 8)                                                 \\
+            for (i = 0; i < 8 / L; ++i) {                                          \\
+                av = fc_ld_##S##SFX(a + k + i * L);                                \\
+                p0[i] += av * fc_ld_##S##SFX(b0 + k + i * L);                      \\
+                p1[i] += av * fc_ld_##S##SFX(b1 + k + i * L);                      \\
+                p2[i] += av * fc_ld_##S##SFX(b2 + k + i * L);                      \\
+                p3[i] += av * fc_ld_##S##SFX(b3 + k + i * L);                      \\
+            }                                                                      \\
+        memcpy(lane, p0, sizeof lane);                                             \\
+        s = ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));\\
+        for (kk = k; kk < n; ++kk) s += a[kk] * b0[kk];                            \\
+        out[0] = s;                                                                \\
+        memcpy(lane, p1, sizeof lane);                                             \\
+        s = ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));\\
+        for (kk = k; kk < n; ++kk) s += a[kk] * b1[kk];                            \\
+        out[1] = s;                                                                \\
+        memcpy(lane, p2, sizeof lane);                                             \\
+        s = ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));\\
+        for (kk = k; kk < n; ++kk) s += a[kk] * b2[kk];                            \\
+        out[2] = s;                                                                \\
+        memcpy(lane, p3, sizeof lane);                                             \\
+        s = ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));\\
+        for (kk = k; kk < n; ++kk) s += a[kk] * b3[kk];                            \\
+        out[3] = s;                                                                \\
+    }                                                                              \\
     /* words in groups of ~16 KB of rows: the gather re-reads them from L1, and  \\
        continues acc from memory, so the operations are those of one gather */   \\
     ATTR static void fc_sweep_##S##SFX(const T *cnt, const T *const *rows,         \\
             Py_ssize_t n, Py_ssize_t K, const T *etheta, T eps, T *coef, T *acc) { \\
         Py_ssize_t j, j0, j1;                                                      \\
+        T d4[4];                                                                   \\
+        int w;                                                                     \\
         Py_ssize_t G = (Py_ssize_t)(16384 / sizeof(T)) / (K > 0 ? K : 1);          \\
         if (G < 8) G = 8;                                                          \\
         if (n == 0) { fc_gatherc_##S##SFX(rows, coef, 0, K, acc, 0); return; }     \\
         for (j0 = 0; j0 < n; j0 = j1) {                                            \\
             j1 = n - j0 > G ? j0 + G : n;                                          \\
-            for (j = j0; j < j1; ++j)                                              \\
+            for (j = j0; j + 4 <= j1; j += 4) {                                    \\
+                fc_vdot4_##S##SFX(etheta, rows + j, K, d4);                        \\
+                for (w = 0; w < 4; ++w) coef[j + w] = cnt[j + w] / (d4[w] + eps);  \\
+            }                                                                      \\
+            for (; j < j1; ++j)                                                    \\
                 coef[j] = cnt[j] / (fc_vdot_##S##SFX(etheta, rows[j], K) + eps);   \\
             fc_gatherc_##S##SFX(rows + j0, coef + j0, j1 - j0, K, acc, j0 > 0);    \\
         }                                                                          \\
