@@ -6,6 +6,10 @@ Commands
     Fit latent Dirichlet allocation to a corpus (the bundled State of the
     Union addresses by default), print a report and write the topics, the
     topic-word and document-topic matrices and a JSON summary to a folder.
+``fastcavi gmm [INPUT] [options]``
+    Fit a Bayesian Gaussian mixture to a numeric table (scikit-learn's
+    bundled handwritten digits by default) and write its parameters, labels
+    and a JSON summary to a folder (:mod:`fastcavi.cli_gmm`).
 ``fastcavi info``
     Version, kernel backends, OpenMP and Numba threading status, CPU count.
 
@@ -38,9 +42,13 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-#: Files written to the output folder.
+#: Files written to the output folder by ``fastcavi lda``.
 OUTPUT_FILES = ("topics.txt", "topic_word.npz", "vocabulary.txt", "doc_topic.csv",
                 "summary.json")
+#: Files written by ``fastcavi gmm`` (see :mod:`fastcavi.cli_gmm`).
+GMM_OUTPUT_FILES = ("parameters.npz", "labels.csv", "summary.json")
+#: An existing output folder is replaced only if it holds nothing but these.
+FASTCAVI_OUTPUT_FILES = frozenset(OUTPUT_FILES + GMM_OUTPUT_FILES)
 
 #: Fraction of each held-out document's tokens that is scored in the
 #: document-completion perplexity (the rest is used to infer theta).
@@ -133,8 +141,8 @@ def build_parser():
 
     parser = _ArgumentParser(
         prog="fastcavi",
-        description="Fast mean-field variational inference: fit topic models from the "
-        "command line.",
+        description="Fast mean-field variational inference: fit topic models and "
+        "Bayesian mixtures from the command line.",
     )
     parser.add_argument("--version", action="version", version=f"fastcavi {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -203,6 +211,10 @@ def build_parser():
     lda.add_argument("-q", "--quiet", action="store_true",
                      help="no progress bar on stderr")
     lda.set_defaults(handler=run_lda)
+
+    from .cli_gmm import add_parser as add_gmm_parser
+
+    add_gmm_parser(sub)
 
     info = sub.add_parser(
         "info", help="show version, kernel backends and threading",
@@ -395,7 +407,8 @@ def run_lda(args):
         "runtime": {**_versions(), "backend": lda.backend_, "threads": n_threads,
                     "cpu_count": os.cpu_count()},
     }
-    _write_output(output, lda, corpus, train_idx, doc_topic, topics, summary)
+    _write_output(output, lambda folder: _write_files(
+        folder, lda, corpus, train_idx, doc_topic, topics, summary))
     print(f"output: {output}{os.sep}")
     return EXIT_OK
 
@@ -522,7 +535,8 @@ def _check_output_location(output):
     if output.is_dir():
         # Replacing the folder deletes it: only do so if it holds nothing but
         # the files of an earlier run (never the current folder or the data).
-        foreign = sorted(p.name for p in output.iterdir() if p.name not in OUTPUT_FILES)
+        foreign = sorted(p.name for p in output.iterdir()
+                         if p.name not in FASTCAVI_OUTPUT_FILES)
         if foreign:
             shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
             raise UsageError(
@@ -537,9 +551,10 @@ def _check_output_location(output):
         raise UsageError(f"--output {output}: folder {parent} is not writable")
 
 
-def _write_output(output, lda, corpus, train_idx, doc_topic, topics, summary):
+def _write_output(output, write_files):
     """Write every output file into a temporary folder, then move it into place.
 
+    ``write_files(folder)`` writes the files into the temporary ``folder``.
     An existing ``output`` folder is replaced only once the new one is
     complete; on any failure the temporary folder is removed and ``output``
     is left as it was.
@@ -553,7 +568,7 @@ def _write_output(output, lda, corpus, train_idx, doc_topic, topics, summary):
                          ) from None
     old = None
     try:
-        _write_files(tmp, lda, corpus, train_idx, doc_topic, topics, summary)
+        write_files(tmp)
         if output.exists():
             old = _make_sibling_folder(output, "old")
             os.replace(output, old / output.name)
