@@ -13,10 +13,11 @@ Set ``FASTCAVI_BENCH_BACKENDS`` (comma-separated) to choose the backends;
 otherwise every backend that imports is used.
 """
 
-import os
 import time
 
 import numpy as np
+
+from ._common import bench_backends, skip_numpy_threads
 
 N_SAMPLES = 50_000
 D = 16
@@ -25,19 +26,7 @@ SEED = 0
 COV_TYPES = ["full", "diag", "tied", "spherical"]
 
 
-def _usable_backends():
-    env = os.environ.get("FASTCAVI_BENCH_BACKENDS")
-    if env:
-        return [b for b in env.split(",") if b]
-    try:
-        from fastcavi.kernels import available_backends
-
-        return available_backends("gmm")
-    except Exception:  # pragma: no cover - a broken install: nothing to time
-        return []
-
-
-BACKENDS = _usable_backends()
+BACKENDS = bench_backends("gmm")
 
 
 def _problem(cov_type, dtype):

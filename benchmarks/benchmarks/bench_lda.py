@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._common import skip_numpy_threads
+
 N_DOCS = 3000
 N_TOPICS = 50
 SEED = 0
@@ -152,11 +154,6 @@ def _one_pass(X, backend, n_jobs):
                        "benchmarks/benchmarks/bench_lda.py")
 
 
-def _skip_numpy_threads(backend, n_jobs):
-    if backend == "numpy" and n_jobs != 1:
-        raise NotImplementedError("the NumPy reference is single-threaded")
-
-
 class LDAPass:
     """One batch pass of ``LatentDirichletAllocation.fit`` (K=50, random E-step init)."""
 
@@ -171,7 +168,7 @@ class LDAPass:
         return _load_corpus()
 
     def setup(self, X, backend, n_jobs, dtype):
-        _skip_numpy_threads(backend, n_jobs)
+        skip_numpy_threads(backend, n_jobs)
         self.X = X.astype(dtype)
         self.n_tokens = float(X.sum())
         # compile (Numba) and touch every kernel outside the timed region
@@ -211,7 +208,7 @@ class EStepKernel:
     def setup(self, cache, backend, n_jobs, dtype):
         from fastcavi.kernels import get_backend
 
-        _skip_numpy_threads(backend, n_jobs)
+        skip_numpy_threads(backend, n_jobs)
         X, lam = cache
         X = X.astype(dtype)
         self.kernels = get_backend(backend)

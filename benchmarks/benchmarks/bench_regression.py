@@ -14,23 +14,15 @@ comma-separated, overrides), ``n_jobs`` in (1, 2), float32 and float64 X.
 The NumPy reference ignores ``n_jobs``, so its ``n_jobs=2`` cases are skipped.
 """
 
-import os
 
 import numpy as np
+
+from ._common import bench_backends, skip_numpy_threads
 
 N, D = 50_000, 100
 
 
-def _backends():
-    env = os.environ.get("FASTCAVI_BENCH_BACKENDS")
-    if env:
-        return [b for b in env.split(",") if b]
-    from fastcavi.kernels import available_backends
-
-    return available_backends("regression")
-
-
-BACKENDS = _backends()
+BACKENDS = bench_backends("regression")
 
 
 def _data(dtype):
@@ -38,11 +30,6 @@ def _data(dtype):
     X = rng.standard_normal((N, D)).astype(dtype)
     y = X.astype(np.float64) @ (rng.standard_normal(D) / np.sqrt(D)) + rng.standard_normal(N)
     return X, y
-
-
-def _skip_numpy_threads(backend, n_jobs):
-    if backend == "numpy" and n_jobs != 1:
-        raise NotImplementedError("the NumPy reference is single-threaded")
 
 
 class LinearFit:
@@ -56,7 +43,7 @@ class LinearFit:
     timeout = 300
 
     def setup(self, backend, n_jobs, dtype):
-        _skip_numpy_threads(backend, n_jobs)
+        skip_numpy_threads(backend, n_jobs)
         from fastcavi.linear_model import VBLinearRegression
 
         self.X, self.y = _data(dtype)
@@ -84,7 +71,7 @@ class LogisticKernel:
     timeout = 300
 
     def setup(self, backend, n_jobs, dtype):
-        _skip_numpy_threads(backend, n_jobs)
+        skip_numpy_threads(backend, n_jobs)
         from fastcavi.kernels import get_backend
 
         self.k = get_backend(backend, "regression")
@@ -128,7 +115,7 @@ class WeightedGram:
     timeout = 300
 
     def setup(self, backend, n_jobs, dtype):
-        _skip_numpy_threads(backend, n_jobs)
+        skip_numpy_threads(backend, n_jobs)
         from fastcavi.kernels import get_backend
 
         self.k = get_backend(backend, "regression")

@@ -15,30 +15,17 @@ Backends: ``FASTCAVI_BENCH_BACKENDS`` (comma-separated) or every backend
 that imports (:func:`fastcavi.kernels.available_backends`).
 """
 
-import os
 
 import numpy as np
 import scipy.sparse as sp
+
+from ._common import bench_backends, skip_numpy_threads
 
 N = 4000
 SEED = 0
 
 
-def _backends():
-    env = os.environ.get("FASTCAVI_BENCH_BACKENDS")
-    if env:
-        return [b for b in env.split(",") if b]
-    from fastcavi.kernels import available_backends
-
-    return available_backends("spikeslab")
-
-
-BACKENDS = _backends()
-
-
-def _skip_numpy_threads(backend, n_threads):
-    if backend == "numpy" and n_threads != 1:
-        raise NotImplementedError("the NumPy reference is single-threaded")
+BACKENDS = bench_backends("spikeslab")
 
 
 class DenseSweep:
@@ -54,7 +41,7 @@ class DenseSweep:
     def setup(self, backend, dtype, n_threads):
         from fastcavi.kernels import get_backend
 
-        _skip_numpy_threads(backend, n_threads)
+        skip_numpy_threads(backend, n_threads)
         rng = np.random.default_rng(SEED)
         n = p = N if backend != "numpy" else N // 4
         self.X = np.asfortranarray(rng.standard_normal((n, p)).astype(dtype))
