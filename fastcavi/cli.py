@@ -420,15 +420,16 @@ def _check_option_combinations(args):
         raise UsageError("--unit applies only to the bundled corpus (no INPUT)")
 
 
-def _check_backend(name):
+def _check_backend(name, model="lda"):
+    """UsageError unless backend ``name`` of kernel family ``model`` can be used."""
     from .kernels import available_backends, get_backend
 
     try:
-        get_backend(name)
+        get_backend(name, model)
     except ImportError as exc:  # e.g. the Cython extension was not compiled
         raise UsageError(
             f"--backend {name} is not available ({exc}); available: "
-            f"{', '.join(available_backends())}") from None
+            f"{', '.join(available_backends(model))}") from None
 
 
 def _load(args):

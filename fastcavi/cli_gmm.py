@@ -133,7 +133,7 @@ def run_gmm(args):
 
     output = Path(args.output)
     cli._check_output_location(output)
-    cli._check_backend(args.backend)
+    cli._check_backend(args.backend, "gmm")
 
     t_start = time.perf_counter()
     try:
