@@ -19,7 +19,8 @@ from scipy.special import digamma, gammaln, polygamma
 
 from ..kernels import csc_structure
 
-__all__ = ["CsrCorpus", "LocalResult", "e_step", "sum_elogtheta", "update_dirichlet_prior"]
+__all__ = ["CsrCorpus", "LocalResult", "e_step", "exp_topic_word_columns", "sum_elogtheta",
+           "update_dirichlet_prior"]
 
 
 @dataclass
@@ -61,6 +62,23 @@ class CsrCorpus:
         if self.csc is None:
             self.csc = csc_structure(self.indices, self.indptr, self.n_words)
         return self.csc
+
+    def restrict_vocabulary(self):
+        """The same documents over only the words they use.
+
+        Returns
+        -------
+        words : ndarray of shape (n_used,), int64
+            Sorted vocabulary indices that occur in the corpus.
+        local : CsrCorpus
+            The corpus with column ``words[j]`` renumbered ``j`` (``n_words = n_used``);
+            ``data`` and ``indptr`` are shared, not copied.
+        """
+        words, local = np.unique(self.indices, return_inverse=True)
+        local = local.astype(self.indices.dtype if self.indices.dtype.kind == "i" else np.int64,
+                             copy=False).reshape(-1)
+        return words.astype(np.int64, copy=False), CsrCorpus(self.data, local, self.indptr,
+                                                              int(words.shape[0]))
 
 
 @dataclass
@@ -126,6 +144,48 @@ def e_step(kernels, corpus, exp_topic_word, alpha, gamma, max_iter, mean_change_
                                exp_topic_word, sstats_T, n_threads)
         sstats = sstats_T.T
     return LocalResult(doc_bound, sstats, n_updates)
+
+
+def exp_topic_word_columns(kernels, lam, words, n_threads):
+    """exp(E_q[log beta_kw]) for a subset of the words, in word-major layout.
+
+    Uses the aggregation property of the Dirichlet: if beta_k ~ Dir(lambda_k),
+    then (beta_kS, sum of beta_kw over the words w not in S) ~ Dir(lambda_kS,
+    sum of lambda_kw over those words), so E[log beta_kw] for w in S only needs
+    lambda_kS and the topic totals. Online learning uses it to compute the
+    expectations of a minibatch's words only (Hoffman et al. 2010, Alg. 2
+    needs no others), instead of all n_words of them after every step.
+
+    Parameters
+    ----------
+    kernels : namespace from :func:`fastcavi.kernels.get_backend`
+    lam : ndarray of shape (n_topics, n_words), float32 or float64
+        lambda, positive.
+    words : ndarray of shape (n_used,), int
+        Distinct word indices, sorted.
+    n_threads : int
+
+    Returns
+    -------
+    ebeta : ndarray of shape (n_used, n_topics), dtype of ``lam``, C-contiguous
+        Row j is exp(E[log beta_{., words[j]}]), equal to the rows ``words`` of
+        the full ``exp_dirichlet_expectation_T`` up to rounding of the totals.
+    """
+    n_topics, n_words = lam.shape
+    n_used = words.shape[0]
+    if n_used == n_words:
+        out = np.empty((n_words, n_topics), dtype=lam.dtype)
+        kernels.exp_dirichlet_expectation_T(lam, 1.0, out, False, n_threads)
+        return out
+    aggregated = np.empty((n_topics, n_used + 1), dtype=lam.dtype)
+    np.take(lam, words, axis=1, out=aggregated[:, :n_used])
+    rest = lam.sum(axis=1, dtype=np.float64) - aggregated[:, :n_used].sum(axis=1,
+                                                                          dtype=np.float64)
+    # the untouched words hold at least their share of a positive lambda; guard rounding
+    aggregated[:, n_used] = np.maximum(rest, np.finfo(lam.dtype).tiny)
+    out = np.empty((n_used + 1, n_topics), dtype=lam.dtype)
+    kernels.exp_dirichlet_expectation_T(aggregated, 1.0, out, False, n_threads)
+    return out[:n_used]
 
 
 def _dirichlet_objective(alpha, n_docs, sum_elog):
