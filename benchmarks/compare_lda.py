@@ -308,6 +308,9 @@ class HeldOut:
         """Perplexity of fastcavi topics ``lam`` (exp(E log beta) = ``ebeta``)."""
         ev = copy.copy(est)
         ev._log = None
+        # the same inference for every model scored: scikit-learn's defaults, whatever the
+        # E-step settings the model was trained with
+        ev.max_doc_update_iter, ev.mean_change_tol = 100, 1e-3
         ev.components_ = lam
         ev._exp_topic_word = ebeta
         ev.exp_dirichlet_component_ = ebeta.T
