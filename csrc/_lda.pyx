@@ -100,7 +100,7 @@ cdef extern from * nogil:
     #if defined(__APPLE__)
     extern double lgamma_r(double, int *);
     #endif
-    #if defined(__GLIBC__) || defined(__APPLE__) || defined(__FreeBSD__) \\
+    #if defined(__GLIBC__) || defined(__APPLE__) || defined(__FreeBSD__)           \\
         || defined(__NetBSD__) || defined(__OpenBSD__)
     static inline double fc_lgamma(double x) { int sign; return lgamma_r(x, &sign); }
     #else
@@ -112,7 +112,11 @@ cdef extern from * nogil:
        operations in the same order, so they return the same bits:
 
        - dot(a, b): 8 partial sums (lane l takes k = l mod 8), combined as
-         ((p0+p4)+(p2+p6))+((p1+p5)+(p3+p7)), then the n mod 8 tail in order;
+         ((p0+p4)+(p2+p6))+((p1+p5)+(p3+p7)); in the E-step sweep of the
+         vector variants (n >= 8) the n mod 8 tail enters the lanes too, as the
+         chunk [n - 8, n) with the lanes already counted multiplied by zero,
+         while fc_dot (the scalar variant, and the final phinorm) adds it in
+         order after combining;
        - gather(rows, coef): acc[k] = sum_j coef[j] * rows[j][k], j in order,
          each acc[k] kept in a register across j.
 
@@ -313,10 +317,11 @@ cdef extern from * nogil:
        pass over the words. The last vector of a row may overlap the one
        before it (offset K - L): the overlapping lanes repeat exactly the same
        operations, so storing them twice is harmless. */
-    #define FC_DEFINE_SIMD(T, S, V, L, ATTR, SFX)                                  \\
-    ATTR static inline V fc_ld_##S##SFX(const T *p) {                               \\
+    #define FC_DEFINE_SIMD(T, S, V, L, ATTR, SFX, RED4)                            \\
+    ATTR static inline V fc_ld_##S##SFX(const T *p) {                              \\
         V v; memcpy(&v, p, sizeof v); return v; }                                  \\
-    ATTR static inline T fc_vdot_##S##SFX(const T *a, const T *b, Py_ssize_t n) {  \\
+    ATTR static inline T fc_vdot_##S##SFX(const T *a, const T *at, const T *b,     \\
+                                          Py_ssize_t n) {                          \\
         V p[8 / L];                                                                \\
         T lane[8];                                                                 \\
         Py_ssize_t k = 0;                                                          \\
@@ -325,11 +330,12 @@ cdef extern from * nogil:
         for (; k + 8 <= n; k += 8)                                                 \\
             for (i = 0; i < 8 / L; ++i)                                            \\
                 p[i] += fc_ld_##S##SFX(a + k + i * L) * fc_ld_##S##SFX(b + k + i * L); \\
+        if (k < n)                                                                 \\
+            for (i = 0; i < 8 / L; ++i)                                            \\
+                p[i] += fc_ld_##S##SFX(at + i * L) * fc_ld_##S##SFX(b + n - 8 + i * L); \\
         memcpy(lane, p, sizeof lane);                                              \\
-        T s = ((lane[0] + lane[4]) + (lane[2] + lane[6]))                          \\
+        return ((lane[0] + lane[4]) + (lane[2] + lane[6]))                         \\
             + ((lane[1] + lane[5]) + (lane[3] + lane[7]));                         \\
-        for (; k < n; ++k) s += a[k] * b[k];                                       \\
-        return s;                                                                  \\
     }                                                                              \\
     ATTR static inline void fc_block_##S##SFX(const T *const *rows, const T *coef, \\
             Py_ssize_t n, const Py_ssize_t *off, const int m, T *acc, int cont) {  \\
@@ -340,7 +346,7 @@ cdef extern from * nogil:
         for (j = 0; j < n; ++j) {                                                  \\
             const T c = coef[j];                                                   \\
             const T *r = rows[j];                                                  \\
-            for (i = 0; i < m; ++i) p[i] += c * fc_ld_##S##SFX(r + off[i]);         \\
+            for (i = 0; i < m; ++i) p[i] += c * fc_ld_##S##SFX(r + off[i]);        \\
         }                                                                          \\
         for (i = 0; i < m; ++i) memcpy(acc + off[i], &p[i], sizeof(V));            \\
     }                                                                              \\
@@ -371,16 +377,20 @@ cdef extern from * nogil:
         fc_gatherc_##S##SFX(rows, coef, n, K, acc, 0);                             \\
     }                                                                              \\
     /* four dot products a . b_w at once (the loads of a shared), each with        \\
-       exactly the operations of fc_vdot */                                        \\
-    ATTR static inline void fc_vdot4_##S##SFX(const T *a, const T *const *b, Py_ssize_t n,\\
-                                              T *out) {                            \\
+       exactly the operations of fc_vdot; RED4 sets coef_w = cnt_w / (dot_w + eps) */ \\
+    ATTR static inline void fc_vdot4_##S##SFX(const T *a, const T *at,             \\
+            const T *const *b, const T *const *nb, Py_ssize_t n, const T *cnt, T eps, \\
+            T *coef) {                                                             \\
         V p0[8 / L], p1[8 / L], p2[8 / L], p3[8 / L], av;                          \\
-        T lane[8], s;                                                              \\
         const T *b0 = b[0], *b1 = b[1], *b2 = b[2], *b3 = b[3];                    \\
-        Py_ssize_t k = 0, kk;                                                      \\
+        const T *n0 = nb[0], *n1 = nb[1], *n2 = nb[2], *n3 = nb[3];                \\
+        Py_ssize_t k = 0;                                                          \\
         int i;                                                                     \\
         for (i = 0; i < 8 / L; ++i) p0[i] = p1[i] = p2[i] = p3[i] = (V){0};        \\
-        for (; k + 8 <= n; k += 8)                                                 \\
+        for (; k + 8 <= n; k += 8) {                                               \\
+            /* the next four rows toward L1, a cache line per row and step */      \\
+            __builtin_prefetch(n0 + k, 0, 3); __builtin_prefetch(n1 + k, 0, 3);    \\
+            __builtin_prefetch(n2 + k, 0, 3); __builtin_prefetch(n3 + k, 0, 3);    \\
             for (i = 0; i < 8 / L; ++i) {                                          \\
                 av = fc_ld_##S##SFX(a + k + i * L);                                \\
                 p0[i] += av * fc_ld_##S##SFX(b0 + k + i * L);                      \\
@@ -388,49 +398,88 @@ cdef extern from * nogil:
                 p2[i] += av * fc_ld_##S##SFX(b2 + k + i * L);                      \\
                 p3[i] += av * fc_ld_##S##SFX(b3 + k + i * L);                      \\
             }                                                                      \\
-        memcpy(lane, p0, sizeof lane);                                             \\
-        s = ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));\\
-        for (kk = k; kk < n; ++kk) s += a[kk] * b0[kk];                            \\
-        out[0] = s;                                                                \\
-        memcpy(lane, p1, sizeof lane);                                             \\
-        s = ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));\\
-        for (kk = k; kk < n; ++kk) s += a[kk] * b1[kk];                            \\
-        out[1] = s;                                                                \\
-        memcpy(lane, p2, sizeof lane);                                             \\
-        s = ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));\\
-        for (kk = k; kk < n; ++kk) s += a[kk] * b2[kk];                            \\
-        out[2] = s;                                                                \\
-        memcpy(lane, p3, sizeof lane);                                             \\
-        s = ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));\\
-        for (kk = k; kk < n; ++kk) s += a[kk] * b3[kk];                            \\
-        out[3] = s;                                                                \\
+        }                                                                          \\
+        if (k < n) {                                                               \\
+            k = n - 8;                                                             \\
+            for (i = 0; i < 8 / L; ++i) {                                          \\
+                av = fc_ld_##S##SFX(at + i * L);                                   \\
+                p0[i] += av * fc_ld_##S##SFX(b0 + k + i * L);                      \\
+                p1[i] += av * fc_ld_##S##SFX(b1 + k + i * L);                      \\
+                p2[i] += av * fc_ld_##S##SFX(b2 + k + i * L);                      \\
+                p3[i] += av * fc_ld_##S##SFX(b3 + k + i * L);                      \\
+            }                                                                      \\
+        }                                                                          \\
+        RED4(p0, p1, p2, p3, cnt, eps, coef);                                      \\
     }                                                                              \\
-    /* words in groups of ~16 KB of rows: the gather re-reads them from L1, and  \\
-       continues acc from memory, so the operations are those of one gather */   \\
+    /* words in groups of ~16 KB of rows: the gather re-reads them from L1, and    \\
+       continues acc from memory, so the operations are those of one gather.       \\
+       Dot products need K >= 8: lanes take chunks of 8 topics from 0 and, when    \\
+       8 does not divide K, the chunk [K - 8, K) against at = etheta there with    \\
+       the lanes already counted set to zero (adding 0 * beta is exact), so the    \\
+       tail is vector work too. K < 8 takes the scalar sweep. */                   \\
     ATTR static void fc_sweep_##S##SFX(const T *cnt, const T *const *rows,         \\
             Py_ssize_t n, Py_ssize_t K, const T *etheta, T eps, T *coef, T *acc) { \\
-        Py_ssize_t j, j0, j1;                                                      \\
-        T d4[4];                                                                   \\
+        Py_ssize_t j, j0, j1, kmain;                                               \\
+        T at[8];                                                                   \\
+        const T *nb[4];                                                            \\
         int w;                                                                     \\
         Py_ssize_t G = (Py_ssize_t)(16384 / sizeof(T)) / (K > 0 ? K : 1);          \\
+        if (K < 8) { fc_sweep_scalar_##S(cnt, rows, n, K, etheta, eps, coef, acc); return; } \\
         if (G < 8) G = 8;                                                          \\
         if (n == 0) { fc_gatherc_##S##SFX(rows, coef, 0, K, acc, 0); return; }     \\
+        kmain = K - K % 8;                                                         \\
+        for (w = 0; w < 8; ++w) at[w] = K - 8 + w >= kmain ? etheta[K - 8 + w] : (T)0; \\
         for (j0 = 0; j0 < n; j0 = j1) {                                            \\
             j1 = n - j0 > G ? j0 + G : n;                                          \\
             for (j = j0; j + 4 <= j1; j += 4) {                                    \\
-                fc_vdot4_##S##SFX(etheta, rows + j, K, d4);                        \\
-                for (w = 0; w < 4; ++w) coef[j + w] = cnt[j + w] / (d4[w] + eps);  \\
+                nb[0] = rows[j + 4 < n ? j + 4 : n - 1];                           \\
+                nb[1] = rows[j + 5 < n ? j + 5 : n - 1];                           \\
+                nb[2] = rows[j + 6 < n ? j + 6 : n - 1];                           \\
+                nb[3] = rows[j + 7 < n ? j + 7 : n - 1];                           \\
+                fc_vdot4_##S##SFX(etheta, at, rows + j, nb, K, cnt + j, eps, coef + j); \\
             }                                                                      \\
             for (; j < j1; ++j)                                                    \\
-                coef[j] = cnt[j] / (fc_vdot_##S##SFX(etheta, rows[j], K) + eps);   \\
+                coef[j] = cnt[j] / (fc_vdot_##S##SFX(etheta, at, rows[j], K) + eps); \\
             fc_gatherc_##S##SFX(rows + j0, coef + j0, j1 - j0, K, acc, j0 > 0);    \\
         }                                                                          \\
     }
 
+    /* RED4 (p0, p1, p2, p3, cnt, eps, coef): coef[w] = cnt[w] / (s_w + eps) with
+       s_w = ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)) over the 8
+       partial-sum lanes l of word w, the order of fc_dot. FC_RED4_LANES goes through memory lane by lane; the vector
+       forms do the same additions on 4-lane vectors: h = [l0+l4, l1+l5, l2+l6,
+       l3+l7] per word, then the words' pairs interleaved by fc_comb4. */
+    #define FC_RED4_LANES(T, p0, p1, p2, p3, cnt, eps, coef) do {                  \\
+        T lane_[8]; const void *src_[4] = {p0, p1, p2, p3}; int w_;                \\
+        for (w_ = 0; w_ < 4; ++w_) {                                               \\
+            memcpy(lane_, src_[w_], sizeof lane_);                                 \\
+            (coef)[w_] = (cnt)[w_] / (((lane_[0] + lane_[4]) + (lane_[2] + lane_[6])) \\
+                + ((lane_[1] + lane_[5]) + (lane_[3] + lane_[7])) + (eps));        \\
+        } } while (0)
+    #define FC_RED4_LANES_D(p0, p1, p2, p3, c, e, q) FC_RED4_LANES(double, p0, p1, p2, p3, c, e, q)
+    /* coef[0:4] = cnt[0:4] / (r + eps) as one vector division: IEEE division, so
+       each lane is the scalar quotient */
+    #define FC_DIV4(r, cnt, eps, coef) do {                                        \\
+        __typeof__(r) c_;                                                          \\
+        memcpy(&c_, cnt, sizeof c_); c_ = c_ / ((r) + (eps));                      \\
+        memcpy(coef, &c_, sizeof c_); } while (0)
     typedef float fc_v4f __attribute__((vector_size(16)));
+    static inline fc_v4f fc_comb4_f(fc_v4f a, fc_v4f b, fc_v4f c, fc_v4f d) {
+        fc_v4f x = __builtin_shufflevector(a, b, 0, 1, 4, 5)
+            + __builtin_shufflevector(a, b, 2, 3, 6, 7);
+        fc_v4f y = __builtin_shufflevector(c, d, 0, 1, 4, 5)
+            + __builtin_shufflevector(c, d, 2, 3, 6, 7);
+        return __builtin_shufflevector(x, y, 0, 2, 4, 6)
+            + __builtin_shufflevector(x, y, 1, 3, 5, 7);
+    }
+    /* float, two 4-lane vectors per word */
+    #define FC_RED4_F4(p0, p1, p2, p3, cnt, eps, coef) do {                        \\
+        fc_v4f r_ = fc_comb4_f((p0)[0] + (p0)[1], (p1)[0] + (p1)[1],               \\
+                               (p2)[0] + (p2)[1], (p3)[0] + (p3)[1]);              \\
+        FC_DIV4(r_, cnt, eps, coef); } while (0)
     typedef double fc_v2d __attribute__((vector_size(16)));
-    FC_DEFINE_SIMD(float, f, fc_v4f, 4, , _generic)
-    FC_DEFINE_SIMD(double, d, fc_v2d, 2, , _generic)
+    FC_DEFINE_SIMD(float, f, fc_v4f, 4, , _generic, FC_RED4_F4)
+    FC_DEFINE_SIMD(double, d, fc_v2d, 2, , _generic, FC_RED4_LANES_D)
 
     /* Elementwise float64 math on vectors of L lanes (VD, with VI the signed
        64-bit integer vector of the same size). Each lane performs the same
@@ -450,7 +499,7 @@ cdef extern from * nogil:
        y = x + 6, asymptotic series), with sum_{i<6} 1/(x+i) summed pairwise
        as one fraction and the series by Estrin; within 4 ulp of the scalar
        variant. */
-    #define FC_DEFINE_VMATH(VD, VI, VF, L, ATTR, SFX)                                  \\
+    #define FC_DEFINE_VMATH(VD, VI, VF, L, ATTR, SFX)                              \\
     ATTR static inline VD fc_vsel##SFX(VI m, VD a, VD b) {                         \\
         return (VD)(((VI)a & m) | ((VI)b & ~m)); }                                 \\
     ATTR static inline VD fc_vexp##SFX(VD x) {                                     \\
@@ -469,23 +518,23 @@ cdef extern from * nogil:
         r4 = r2 * r2;                                                              \\
         /* q = sum_{k=0..11} r^k / (k+2)!, Estrin */                               \\
         q = ((1.0 / 2 + r * (1.0 / 6)) + r2 * (1.0 / 24 + r * (1.0 / 120)))        \\
-            + r4 * (((1.0 / 720 + r * (1.0 / 5040)) + r2 * (1.0 / 40320 + r * (1.0 / 362880)))\\
+            + r4 * (((1.0 / 720 + r * (1.0 / 5040)) + r2 * (1.0 / 40320 + r * (1.0 / 362880))) \\
                     + r4 * ((1.0 / 3628800 + r * (1.0 / 39916800))                 \\
                             + r2 * (1.0 / 479001600 + r * (1.0 / 6227020800.0)))); \\
         n1 = ni >> 1;                                                              \\
         n2 = ni - n1;                                                              \\
-        return (1.0 + (r + r2 * q)) * (VD)((n1 + 1023) << 52) * (VD)((n2 + 1023) << 52);\\
+        return (1.0 + (r + r2 * q)) * (VD)((n1 + 1023) << 52) * (VD)((n2 + 1023) << 52); \\
     }                                                                              \\
     ATTR static inline VD fc_vexpdig##SFX(VD x) {                                  \\
         VD x1 = x + 1.0, x2 = x + 2.0, x3 = x + 3.0, x4 = x + 4.0, x5 = x + 5.0;   \\
-        VD y = x + 6.0, p01 = x * x1, p23 = x2 * x3, p45 = x4 * x5, p2345 = p23 * p45;\\
+        VD y = x + 6.0, p01 = x * x1, p23 = x2 * x3, p45 = x4 * x5, p2345 = p23 * p45; \\
         /* sum_{i<6} 1/(x+i) = num / den, summed pairwise */                       \\
         VD num = (x + x1) * p2345 + p01 * ((x2 + x3) * p45 + (x4 + x5) * p23);     \\
         VD den = p01 * p2345;                                                      \\
         VD inv = 1.0 / y, z = inv * inv, z2 = z * z, z4 = z2 * z2, tail;           \\
         /* sum_{k=1..10} B_2k / (2k y^2k) = z P(z), Estrin */                      \\
-        tail = z * (((1.0 / 12 - z * (1.0 / 120)) + z2 * (1.0 / 252 - z * (1.0 / 240)))\\
-                    + z4 * (((1.0 / 132 - z * (691.0 / 32760)) + z2 * (1.0 / 12 - z * (3617.0 / 8160)))\\
+        tail = z * (((1.0 / 12 - z * (1.0 / 120)) + z2 * (1.0 / 252 - z * (1.0 / 240))) \\
+                    + z4 * (((1.0 / 132 - z * (691.0 / 32760)) + z2 * (1.0 / 12 - z * (3617.0 / 8160))) \\
                             + z4 * (43867.0 / 14364 - z * (174611.0 / 6600))));    \\
         return y * fc_vexp##SFX(-(num / den) - 0.5 * inv - tail);                  \\
     }                                                                              \\
@@ -532,7 +581,7 @@ cdef extern from * nogil:
         s = f / (m + 1.0);                                                         \\
         w = s * s; w2 = w * w; w4 = w2 * w2;                                       \\
         p = ((1.0 / 3 + w * (1.0 / 5)) + w2 * (1.0 / 7 + w * (1.0 / 9)))           \\
-            + w4 * (((1.0 / 11 + w * (1.0 / 13)) + w2 * (1.0 / 15 + w * (1.0 / 17)))\\
+            + w4 * (((1.0 / 11 + w * (1.0 / 13)) + w2 * (1.0 / 15 + w * (1.0 / 17))) \\
                     + w4 * (1.0 / 19 + w * (1.0 / 21)));                           \\
         return ed * 6.93145751953125E-1                                            \\
                + (((s + s) + (s + s) * (w * p)) + ed * 1.42860682030941723212E-6); \\
@@ -544,7 +593,7 @@ cdef extern from * nogil:
         return a != 0;                                                             \\
     }                                                                              \\
     /* psi(x) and lgamma(x), lane-wise: shift to y = x + 6 (sum_{i<6} 1/(x+i) and  \\
-       prod_{i<6} (x+i) pairwise), then the asymptotic series of psi and Stirling's\\
+       prod_{i<6} (x+i) pairwise), then the asymptotic series of psi and Stirling's \\
        series of lgamma to y^-20; psi near its positive root by the Taylor series  \\
        of _digamma (same operations, blended by mask, evaluated only when a lane   \\
        needs it). Outside 1e-300 < x < 1e15 (or NaN) a lane is replaced by the     \\
@@ -552,28 +601,28 @@ cdef extern from * nogil:
        lgamma within ~1e-15 absolute for x ~ 1 (relative elsewhere). */            \\
     ATTR static inline void fc_vdiglgam##SFX(VD x, VD *psi, VD *lgam) {            \\
         VD x1 = x + 1.0, x2 = x + 2.0, x3 = x + 3.0, x4 = x + 4.0, x5 = x + 5.0;   \\
-        VD y = x + 6.0, p01 = x * x1, p23 = x2 * x3, p45 = x4 * x5, p2345 = p23 * p45;\\
+        VD y = x + 6.0, p01 = x * x1, p23 = x2 * x3, p45 = x4 * x5, p2345 = p23 * p45; \\
         VD num = (x + x1) * p2345 + p01 * ((x2 + x3) * p45 + (x4 + x5) * p23);     \\
         VD den = p01 * p2345;                                                      \\
-        VD inv = 1.0 / y, z = inv * inv, z2 = z * z, z4 = z2 * z2, tail, st;\\
+        VD inv = 1.0 / y, z = inv * inv, z2 = z * z, z4 = z2 * z2, tail, st;       \\
         VD logy = fc_vlog##SFX(y), t, acc;                                         \\
         VI near, odd;                                                              \\
         int i, l;                                                                  \\
-        tail = z * (((1.0 / 12 - z * (1.0 / 120)) + z2 * (1.0 / 252 - z * (1.0 / 240)))\\
-                    + z4 * (((1.0 / 132 - z * (691.0 / 32760)) + z2 * (1.0 / 12 - z * (3617.0 / 8160)))\\
+        tail = z * (((1.0 / 12 - z * (1.0 / 120)) + z2 * (1.0 / 252 - z * (1.0 / 240))) \\
+                    + z4 * (((1.0 / 132 - z * (691.0 / 32760)) + z2 * (1.0 / 12 - z * (3617.0 / 8160))) \\
                             + z4 * (43867.0 / 14364 - z * (174611.0 / 6600))));    \\
         /* sum_{k=1..10} B_2k / (2k (2k-1) y^(2k-1)) */                            \\
-        st = inv * (((1.0 / 12 - z * (1.0 / 360)) + z2 * (1.0 / 1260 - z * (1.0 / 1680)))\\
-                    + z4 * (((1.0 / 1188 - z * (691.0 / 360360)) + z2 * (1.0 / 156 - z * (3617.0 / 122400)))\\
+        st = inv * (((1.0 / 12 - z * (1.0 / 360)) + z2 * (1.0 / 1260 - z * (1.0 / 1680))) \\
+                    + z4 * (((1.0 / 1188 - z * (691.0 / 360360)) + z2 * (1.0 / 156 - z * (3617.0 / 122400))) \\
                             + z4 * (43867.0 / 244188 - z * (174611.0 / 125400)))); \\
         *psi = ((logy - num / den) - 0.5 * inv) - tail;                            \\
-        *lgam = (((y - 0.5) * logy - y) + (0.91893853320467274178 + st)) - fc_vlog##SFX(den);\\
+        *lgam = (((y - 0.5) * logy - y) + (0.91893853320467274178 + st)) - fc_vlog##SFX(den); \\
         t = x - fc_psi_root_hi;                                                    \\
         near = (t < 0.25) & (t > -0.25);                                           \\
         if (fc_vany##SFX(near)) {                                                  \\
             acc = (VD){0};                                                         \\
-            for (i = FC_N_TAYLOR - 1; i >= 0; --i) acc = (acc + fc_psi_taylor[i]) * t;\\
-            *psi = fc_vsel##SFX(near, acc - fc_psi_root_lo * fc_psi_taylor[0], *psi);\\
+            for (i = FC_N_TAYLOR - 1; i >= 0; --i) acc = (acc + fc_psi_taylor[i]) * t; \\
+            *psi = fc_vsel##SFX(near, acc - fc_psi_root_lo * fc_psi_taylor[0], *psi); \\
         }                                                                          \\
         odd = ~((x > 1e-300) & (x < 1e15));                                        \\
         if (fc_vany##SFX(odd)) {                                                   \\
@@ -582,7 +631,7 @@ cdef extern from * nogil:
                 double v = x[l];                                                   \\
                 /* psi(x) = log x - 1/(2x) + O(x^-2) for x >= 1e15;                \\
                    -1/x - Euler's gamma + O(x) for x <= 1e-300 */                  \\
-                (*psi)[l] = v > 0.0 ? (v == INFINITY ? v : v >= 1e15 ? log(v) - 0.5 / v\\
+                (*psi)[l] = v > 0.0 ? (v == INFINITY ? v : v >= 1e15 ? log(v) - 0.5 / v \\
                                        : -1.0 / v - 0.57721566490153286061)        \\
                                     : (v == 0.0 ? -INFINITY : NAN);                \\
                 (*lgam)[l] = fc_lgamma(v);                                         \\
@@ -591,7 +640,7 @@ cdef extern from * nogil:
     }                                                                              \\
     FC_DEFINE_VBOUND(double, d, VD, L, ATTR, SFX)                                  \\
     FC_DEFINE_VBOUND(float, f, VD, L, ATTR, SFX)                                   \\
-    ATTR static void fc_diglgam_row##SFX(const double *x, double *psi, double *lgam,\\
+    ATTR static void fc_diglgam_row##SFX(const double *x, double *psi, double *lgam, \\
                                          Py_ssize_t n) {                           \\
         Py_ssize_t k = 0;                                                          \\
         double buf[3][L];                                                          \\
@@ -603,7 +652,7 @@ cdef extern from * nogil:
             fc_vdiglgam##SFX(v, &p, &q);                                           \\
             memcpy(buf[1], &p, sizeof p);                                          \\
             memcpy(buf[2], &q, sizeof q);                                          \\
-            for (l = 0; l < L && k + l < n; ++l) { psi[k + l] = buf[1][l]; lgam[k + l] = buf[2][l]; }\\
+            for (l = 0; l < L && k + l < n; ++l) { psi[k + l] = buf[1][l]; lgam[k + l] = buf[2][l]; } \\
         }                                                                          \\
     }
 
@@ -611,7 +660,7 @@ cdef extern from * nogil:
     /* sum_k (alpha_k - g_k) (psi(g_k) - psi_total) + lgamma(g_k) in float64: the  \\
        terms of 8 consecutive topics go to 8 partial sums (lane l takes k = l mod  \\
        8, whatever L is), combined as in dot; then the n mod 8 tail in order. */   \\
-    ATTR static double fc_vbound_##S##SFX(const T *alpha, const T *g, Py_ssize_t n,\\
+    ATTR static double fc_vbound_##S##SFX(const T *alpha, const T *g, Py_ssize_t n, \\
                                            double psi_total) {                     \\
         VD part[8 / L], a, x, ps, lg;                                              \\
         double lane[8];                                                            \\
@@ -655,7 +704,7 @@ cdef extern from * nogil:
         double buf[L], scale = 1.0;                                                \\
         VD a, b;                                                                   \\
         int l, r = (int)(n - kt);                                                  \\
-        for (l = 0; l < L; ++l) buf[l] = l < r ? (double)g[kt + l] : l == r ? total : 1.0;\\
+        for (l = 0; l < L; ++l) buf[l] = l < r ? (double)g[kt + l] : l == r ? total : 1.0; \\
         memcpy(&a, buf, sizeof a);                                                 \\
         a = fc_vexpdig##SFX(a);                                                    \\
         memcpy(buf, &a, sizeof a);                                                 \\
@@ -670,7 +719,7 @@ cdef extern from * nogil:
             fc_vst_##S##SFX(out + k + L, b);                                       \\
         }                                                                          \\
         for (; k < kt; k += L)                                                     \\
-            fc_vst_##S##SFX(out + k, fc_vexpdig##SFX(fc_vld_##S##SFX(g + k)) * scale);\\
+            fc_vst_##S##SFX(out + k, fc_vexpdig##SFX(fc_vld_##S##SFX(g + k)) * scale); \\
     }
 
     /* Rows w0..w1-1 of out = exp(E[log beta]).T (see _exp_dirichlet_block): for each
@@ -679,7 +728,7 @@ cdef extern from * nogil:
        w0 + 8i + l going to partial sum l (whatever L is) and the (w1 - w0) mod 8
        last words of each topic added in order to a separate sum. */
     #define FC_DEFINE_VEDIR(T, S, VD, L, ATTR, SFX)                                \\
-    ATTR static double fc_vedir_##S##SFX(const T *lam, Py_ssize_t n_words, Py_ssize_t K,\\
+    ATTR static double fc_vedir_##S##SFX(const T *lam, Py_ssize_t n_words, Py_ssize_t K, \\
             Py_ssize_t w0, Py_ssize_t w1, const double *psi_total, double eta,     \\
             double lg_eta, int compute_bound, T *out) {                            \\
         VD part[8 / L], x, ps, lg, el, e, term;                                    \\
@@ -691,7 +740,7 @@ cdef extern from * nogil:
             const T *row = lam + k * n_words;                                      \\
             const double pt = psi_total[k];                                        \\
             for (w = w0; w < w1; w += L) {                                         \\
-                for (l = 0; l < L; ++l) buf[0][l] = w + l < w1 ? (double)row[w + l] : 1.0;\\
+                for (l = 0; l < L; ++l) buf[0][l] = w + l < w1 ? (double)row[w + l] : 1.0; \\
                 memcpy(&x, buf[0], sizeof x);                                      \\
                 fc_vdiglgam##SFX(x, &ps, &lg);                                     \\
                 el = ps - pt;                                                      \\
@@ -699,7 +748,7 @@ cdef extern from * nogil:
                 term = ((eta - x) * el + lg) - lg_eta;                             \\
                 memcpy(buf[1], &e, sizeof e);                                      \\
                 memcpy(buf[2], &term, sizeof term);                                \\
-                for (l = 0; l < L && w + l < w1; ++l) out[(w + l) * K + k] = (T)buf[1][l];\\
+                for (l = 0; l < L && w + l < w1; ++l) out[(w + l) * K + k] = (T)buf[1][l]; \\
                 if (compute_bound) {                                               \\
                     if (w + L <= w8) {                                             \\
                         part[((w - w0) % 8) / L] += term;                          \\
@@ -723,8 +772,33 @@ cdef extern from * nogil:
     #if FC_HAVE_AVX2
     typedef float fc_v8f __attribute__((vector_size(32)));
     typedef double fc_v4d __attribute__((vector_size(32)));
-    FC_DEFINE_SIMD(float, f, fc_v8f, 8, __attribute__((target("avx2"))), _avx2)
-    FC_DEFINE_SIMD(double, d, fc_v4d, 4, __attribute__((target("avx2"))), _avx2)
+    __attribute__((target("avx2")))
+    static inline fc_v4d fc_comb4_d(fc_v4d a, fc_v4d b, fc_v4d c, fc_v4d d) {
+        fc_v4d x = __builtin_shufflevector(a, b, 0, 1, 4, 5)
+            + __builtin_shufflevector(a, b, 2, 3, 6, 7);
+        fc_v4d y = __builtin_shufflevector(c, d, 0, 1, 4, 5)
+            + __builtin_shufflevector(c, d, 2, 3, 6, 7);
+        return __builtin_shufflevector(x, y, 0, 2, 4, 6)
+            + __builtin_shufflevector(x, y, 1, 3, 5, 7);
+    }
+    /* h of one 8-lane vector: low half + high half */
+    #define FC_H4(p) (__builtin_shufflevector((p)[0], (p)[0], 0, 1, 2, 3)          \\
+                      + __builtin_shufflevector((p)[0], (p)[0], 4, 5, 6, 7))
+    /* float, one 8-lane vector per word */
+    #define FC_RED4_F8(p0, p1, p2, p3, cnt, eps, coef) do {                        \\
+        fc_v4f r_ = fc_comb4_f(FC_H4(p0), FC_H4(p1), FC_H4(p2), FC_H4(p3));        \\
+        FC_DIV4(r_, cnt, eps, coef); } while (0)
+    /* double, two 4-lane vectors per word */
+    #define FC_RED4_D4(p0, p1, p2, p3, cnt, eps, coef) do {                        \\
+        fc_v4d r_ = fc_comb4_d((p0)[0] + (p0)[1], (p1)[0] + (p1)[1],               \\
+                               (p2)[0] + (p2)[1], (p3)[0] + (p3)[1]);              \\
+        FC_DIV4(r_, cnt, eps, coef); } while (0)
+    /* double, one 8-lane vector per word */
+    #define FC_RED4_D8(p0, p1, p2, p3, cnt, eps, coef) do {                        \\
+        fc_v4d r_ = fc_comb4_d(FC_H4(p0), FC_H4(p1), FC_H4(p2), FC_H4(p3));        \\
+        FC_DIV4(r_, cnt, eps, coef); } while (0)
+    FC_DEFINE_SIMD(float, f, fc_v8f, 8, __attribute__((target("avx2"))), _avx2, FC_RED4_F8)
+    FC_DEFINE_SIMD(double, d, fc_v4d, 4, __attribute__((target("avx2"))), _avx2, FC_RED4_D4)
     typedef long long fc_v4l __attribute__((vector_size(32)));
     FC_DEFINE_VMATH(fc_v4d, fc_v4l, fc_v4f, 4, __attribute__((target("avx2"))), _avx2)
     FC_DEFINE_VMATH2(fc_v4d, fc_v4l, fc_v4f, 4, __attribute__((target("avx2"))), _avx2)
@@ -736,7 +810,7 @@ cdef extern from * nogil:
     #define FC_AVX512 __attribute__((target("avx2,avx512f,avx512dq")))
     typedef double fc_v8d __attribute__((vector_size(64)));
     typedef long long fc_v8l __attribute__((vector_size(64)));
-    FC_DEFINE_SIMD(double, d, fc_v8d, 8, FC_AVX512, _avx512)
+    FC_DEFINE_SIMD(double, d, fc_v8d, 8, FC_AVX512, _avx512, FC_RED4_D8)
     FC_DEFINE_VMATH(fc_v8d, fc_v8l, fc_v8f, 8, FC_AVX512, _avx512)
     FC_DEFINE_VMATH2(fc_v8d, fc_v8l, fc_v8f, 8, FC_AVX512, _avx512)
     FC_DEFINE_VEDIR(double, d, fc_v8d, 8, FC_AVX512, _avx512)

@@ -248,6 +248,13 @@ def test_cython_simd_variants(cython_ext):
             for key, value in want.items():
                 if name != "scalar":
                     assert np.array_equal(got[key], value), (name, key)
+                elif key == "suff_stats" and dtype == np.float32:
+                    # chained: each variant's statistics come from its own gamma, whose
+                    # float32 rounding differs (sums in another order): bounded by the
+                    # exp_doc_topic tolerance, not by that of one suff_stats call
+                    np.testing.assert_allclose(got[key], value, err_msg=key,
+                                               rtol=F32_RTOL["exp_doc_topic"],
+                                               atol=float(np.finfo(np.float32).tiny))
                 elif key != "n_updates":
                     assert_close(key, got[key], value, dtype)
 
