@@ -720,15 +720,14 @@ def main(argv=None):
         vs_sk_same = sk_log.ends[r - 1] / t if r and r < P else None
         # training ELBO (nats) after the last pass run: tells a worse local optimum (lower
         # ELBO) from overfitting (higher ELBO, worse held-out perplexity)
-        elbo = getattr(log, "train_elbo", None)
-        elbo_txt = f"{elbo[-1]:14.4g}" if elbo else f"{'-':>14s}"
+        elbo_txt = f"{log.train_elbo[-1]:14.4g}" if log.train_elbo else f"{'-':>14s}"
         print(f"{n + ' ' + s:60s}{passes:>7s}{t:9.2f}{best:11.2f}{fmt_ratio(vs_sk):>12s}"
               f"{fmt_ratio(vs_g, lb):>11s}{fmt_ratio(vs_sk_same):>14s}{elbo_txt}")
         reach_json.append(dict(name=n, setting=s, reached_at_pass=r, seconds=t,
                                pass_end_seconds=list(log.ends), perplexity=log.values,
                                speedup_vs_sklearn=vs_sk, speedup_vs_gensim=vs_g,
                                gensim_lower_bound=lb, speedup_vs_sklearn_same_pass=vs_sk_same,
-                               train_elbo=list(getattr(log, "train_elbo", []))))
+                               train_elbo=list(log.train_elbo)))
     if not fc_reach:
         print(f"   fastcavi did not reach the target within {args.max_passes} passes")
     elif fc_reach < P:

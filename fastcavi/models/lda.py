@@ -75,8 +75,7 @@ class CsrCorpus:
             ``data`` and ``indptr`` are shared, not copied.
         """
         words, local = np.unique(self.indices, return_inverse=True)
-        local = local.astype(self.indices.dtype if self.indices.dtype.kind == "i" else np.int64,
-                             copy=False).reshape(-1)
+        local = local.astype(self.indices.dtype, copy=False)
         return words.astype(np.int64, copy=False), CsrCorpus(self.data, local, self.indptr,
                                                               int(words.shape[0]))
 
