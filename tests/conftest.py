@@ -46,3 +46,46 @@ def cython_ext():
 @pytest.fixture
 def rng():
     return np.random.default_rng(20240607)
+
+
+def snapshot_state(estimator):
+    """A deep copy of ``vars(estimator)``, to compare after a failed fit."""
+    import copy
+
+    return copy.deepcopy(vars(estimator))
+
+
+def assert_state_equal(before, after, path="vars()"):
+    """Assert two attribute snapshots are equal, recursing into containers.
+
+    Arrays must be bit-identical (``assert_array_equal``, same dtype and shape);
+    tuples, lists and dicts are compared element by element, so a tuple of
+    arrays such as ``weight_concentration_`` is checked too.
+    """
+    if isinstance(before, dict):
+        assert isinstance(after, dict), f"{path}: dict became {type(after).__name__}"
+        assert set(before) == set(after), (
+            f"{path}: keys differ: added {sorted(set(after) - set(before))}, "
+            f"removed {sorted(set(before) - set(after))}")
+        for k in before:
+            assert_state_equal(before[k], after[k], f"{path}[{k!r}]")
+    elif isinstance(before, (list, tuple)):
+        assert type(before) is type(after), f"{path}: {type(before).__name__} became {type(after).__name__}"
+        assert len(before) == len(after), f"{path}: length {len(before)} became {len(after)}"
+        for i, (a, b) in enumerate(zip(before, after)):
+            assert_state_equal(a, b, f"{path}[{i}]")
+    elif isinstance(before, np.ndarray):
+        assert isinstance(after, np.ndarray), f"{path}: array became {type(after).__name__}"
+        assert before.dtype == after.dtype, f"{path}: dtype {before.dtype} became {after.dtype}"
+        np.testing.assert_array_equal(after, before, err_msg=path)
+    elif isinstance(before, np.random.RandomState):
+        assert_state_equal(before.get_state(legacy=False), after.get_state(legacy=False), path)
+    elif isinstance(before, np.random.Generator):
+        assert_state_equal(before.bit_generator.state, after.bit_generator.state, path)
+    elif isinstance(before, float) and before != before:
+        assert isinstance(after, float) and after != after, f"{path}: NaN became {after!r}"
+    elif hasattr(before, "__dict__") and not isinstance(before, type) and type(before).__eq__ is object.__eq__:
+        assert type(before) is type(after), f"{path}: {type(before).__name__} became {type(after).__name__}"
+        assert_state_equal(vars(before), vars(after), f"{path}.__dict__")
+    else:
+        assert before == after, f"{path}: {before!r} became {after!r}"
