@@ -1,0 +1,29 @@
+"""fastcavi's engine: the model protocol, the drivers, stop rules, the monitor.
+
+Every estimator validates input, builds a model (:class:`Model`), calls a
+driver (:func:`run_cavi` for ``fit``, :func:`run_svi` for ``partial_fit``)
+and publishes the result inside one fit transaction
+(:func:`fastcavi._base.fit_transaction`). See ``../shared/DESIGN.md``.
+
+- :mod:`.protocol`: :class:`Model`, additive :class:`Stats`;
+- :mod:`.drivers`: :func:`run_cavi`, :func:`run_svi`, :class:`RobbinsMonro`;
+- :mod:`.stopping`: the stop rules;
+- :mod:`.monitor`: :class:`PassMonitor` (tqdm bar, verbose lines, timing);
+- :mod:`.schedules`: :func:`robbins_monro_rate`;
+- :mod:`.threads`: :func:`effective_threads`, :func:`limit_blas`.
+"""
+
+from .drivers import FitResult, PassRecord, RobbinsMonro, run_cavi, run_svi
+from .monitor import PassMonitor
+from .protocol import Model, Stats
+from .schedules import robbins_monro_rate
+from .stopping import (CONTINUE, STOP, STOP_UNCOUNTED, Below, Change, ElboGain, EvaluateEvery,
+                       Never, OnePass, StopRule)
+from .threads import effective_threads, limit_blas
+
+__all__ = [
+    "Model", "Stats", "run_cavi", "run_svi", "RobbinsMonro", "PassRecord", "FitResult",
+    "StopRule", "ElboGain", "Change", "EvaluateEvery", "Below", "OnePass", "Never",
+    "CONTINUE", "STOP", "STOP_UNCOUNTED",
+    "PassMonitor", "robbins_monro_rate", "effective_threads", "limit_blas",
+]

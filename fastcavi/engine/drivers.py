@@ -1,0 +1,239 @@
+"""The drivers: batch CAVI and stochastic VI, written once for every model.
+
+Both iterate a *block source*: any re-iterable sequence of blocks (for data in
+memory, one block holding everything, so the kernels' own chunking keeps the
+results bit-identical whatever the thread count). The streaming and Dask
+drivers add sources and a reducer over the same model steps.
+
+- :func:`run_cavi`: passes of ``local_step`` over every block (statistics summed
+  in block order), one ``global_step`` with rho = 1 (the CAVI update; Bishop
+  PRML 10.1.1), the ELBO, a stop rule. With ``svi=`` each pass is instead an
+  epoch of stochastic steps (scikit-learn's ``learning_method="online"``).
+- :func:`run_svi`: one epoch of stochastic VI (Hoffman, Blei, Wang & Paisley
+  2013, Algorithm 1): per block, local step, then a Robbins-Monro step on the
+  global parameters with the block's statistics scaled to the data set.
+"""
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .schedules import robbins_monro_rate
+from .stopping import STOP, STOP_UNCOUNTED, Never
+
+__all__ = ["PassRecord", "FitResult", "RobbinsMonro", "run_cavi", "run_svi"]
+
+
+@dataclass
+class PassRecord:
+    """What a stop rule and a monitor see of one pass.
+
+    Attributes
+    ----------
+    index : int
+        0-based pass number.
+    elbo : float
+        The model's ELBO for the pass, in nats.
+    g_prev, g : object
+        Global state before and after the pass.
+    stats : Stats
+        The pass's statistics (summed over blocks).
+    changed : bool
+        The post-step changed the model's shape (e.g. pruned components).
+    """
+
+    index: int
+    elbo: float
+    g_prev: Any
+    g: Any
+    stats: Any
+    changed: bool = False
+
+
+@dataclass
+class FitResult:
+    """The outcome of :func:`run_cavi`.
+
+    Attributes
+    ----------
+    g : object
+        Global state after the last pass.
+    g_prev : object
+        Global state before the last pass (the state whose ELBO was evaluated,
+        for models that evaluate it before their global step).
+    n_iter : int
+        Passes counted (a pass a rule stops with STOP_UNCOUNTED is not).
+    converged : bool
+        Whether the stop rule fired before ``max_iter``.
+    elbo_history : list of float
+        The ELBO of every pass run, in nats.
+    locals : list
+        Each block's local state after the last pass.
+    """
+
+    g: Any
+    g_prev: Any
+    n_iter: int
+    converged: bool
+    elbo_history: list = field(default_factory=list)
+    locals: list = field(default_factory=list)
+
+
+class RobbinsMonro:
+    """Step sizes rho_t = (tau_0 + t) ** -kappa and the minibatch scale.
+
+    Parameters
+    ----------
+    learning_offset : float
+        tau_0.
+    learning_decay : float
+        kappa (in (0.5, 1] for convergence).
+    total : float
+        Size of the data set a minibatch stands for; a block of ``m`` items
+        has its statistics scaled by ``total / m``.
+    t : int, default=1
+        Index of the next step (scikit-learn's ``n_batch_iter_``).
+    """
+
+    def __init__(self, learning_offset, learning_decay, total, t=1):
+        self.learning_offset = learning_offset
+        self.learning_decay = learning_decay
+        self.total = float(total)
+        self.t = int(t)
+
+    def rho(self):
+        """The step size of the next step (Hoffman et al. 2013, eq. 26)."""
+        return robbins_monro_rate(self.learning_offset, self.t, self.learning_decay)
+
+
+def _check_elbo(elbo, index):
+    if not math.isfinite(elbo):
+        raise FloatingPointError(
+            f"the ELBO became {elbo} at pass {index + 1}: a kernel produced a non-finite "
+            "value (check the data's scale and the priors)")
+
+
+def _local_pass(model, source, g, locals_):
+    """Statistics of every block under ``g``, summed in block order."""
+    total = None
+    for b, block in enumerate(source):
+        local = model.init_local(block, g, locals_[b])
+        stats, locals_[b] = model.local_step(block, g, local)
+        total = stats if total is None else total + stats
+    return total
+
+
+def run_svi(model, source, g, schedule, locals_=None):
+    """One epoch of stochastic VI: a Robbins-Monro step after every block.
+
+    Parameters
+    ----------
+    model : Model
+        Must also have ``n_items(block) -> int`` (the block's size).
+    source : sequence of blocks
+    g : object
+        Global state to start from.
+    schedule : RobbinsMonro
+        Advanced by one per block.
+    locals_ : list, optional
+        Per-block local state carried across epochs (modified in place).
+
+    Returns
+    -------
+    g : object
+        Global state after the epoch.
+    stats : Stats or None
+        ``model.epoch_part(stats)`` summed over the blocks (the parts the ELBO
+        needs; the whole statistics if the model has no ``epoch_part``).
+    """
+    blocks = list(source)
+    if locals_ is None:
+        locals_ = [None] * len(blocks)
+    part = getattr(model, "epoch_part", None)
+    total = None
+    for b, block in enumerate(blocks):
+        local = model.init_local(block, g, locals_[b])
+        stats, locals_[b] = model.local_step(block, g, local)
+        g = model.global_step(g, stats, scale=schedule.total / model.n_items(block),
+                              rho=schedule.rho())
+        schedule.t += 1
+        kept = stats if part is None else part(stats)
+        total = kept if total is None else total + kept
+    return g, total
+
+
+def run_cavi(model, source, g, *, max_iter, stop=None, monitor=None, post_step=None,
+             on_pass=None, svi=None):
+    """Passes of coordinate ascent until the stop rule or ``max_iter``.
+
+    Parameters
+    ----------
+    model : Model
+    source : sequence of blocks
+        Re-iterable; for data in memory, ``[block]``.
+    g : object
+        Initial global state (the estimator draws it: initialisation depends
+        on the estimator's ``init_params`` and ``random_state``).
+    max_iter : int
+        At most this many passes.
+    stop : StopRule, optional
+        Default: :class:`~fastcavi.engine.stopping.Never`.
+    monitor : PassMonitor, optional
+        ``monitor.end_pass(index, elbo)`` after every pass.
+    post_step : callable, optional
+        ``post_step(g, stats) -> (g, changed)`` after every pass but the last
+        (e.g. pruning empty mixture components).
+    on_pass : callable, optional
+        ``on_pass(record)`` after every pass, before the stop rule (e.g.
+        scikit-learn's verbose lines).
+    svi : RobbinsMonro, optional
+        Make each pass an epoch of :func:`run_svi` instead of one CAVI step.
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    FloatingPointError
+        The ELBO became NaN or infinite (the estimator's fit transaction then
+        leaves the previous model in place).
+    """
+    stop = Never() if stop is None else stop
+    stop.start()
+    blocks = list(source)
+    locals_ = [None] * len(blocks)
+    history = []
+    n_iter = 0
+    g_prev = g
+    static = None
+    for i in range(max_iter):
+        g_prev = g
+        if svi is not None:
+            g, stats = run_svi(model, blocks, g, svi, locals_)
+        else:
+            if static is not None:
+                stats = static
+            else:
+                stats = _local_pass(model, blocks, g, locals_)
+                if getattr(model, "static_stats", False):
+                    static = stats
+            g = model.global_step(g, stats)
+        elbo = float(model.elbo(g_prev, g, stats))
+        _check_elbo(elbo, i)
+        changed = False
+        if post_step is not None and i + 1 < max_iter:
+            g, changed = post_step(g, stats)
+        record = PassRecord(i, elbo, g_prev, g, stats, changed)
+        history.append(elbo)
+        if monitor is not None:
+            monitor.end_pass(i, elbo)
+        if on_pass is not None:
+            on_pass(record)
+        decision = stop(record)
+        if decision == STOP_UNCOUNTED:
+            break
+        n_iter += 1
+        if decision == STOP:
+            break
+    return FitResult(g, g_prev, n_iter, stop.converged, history, locals_)

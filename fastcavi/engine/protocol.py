@@ -1,0 +1,139 @@
+"""The model protocol the drivers run, and additive statistics.
+
+Every fastcavi model is conditionally conjugate (Hoffman, Blei, Wang & Paisley
+2013, JMLR 14, section 2): global variational parameters ``g``, local ones per
+data item, and expected sufficient statistics that add up over blocks of data.
+A model is therefore a small object with the steps below; the loops that call
+them live once, in :mod:`fastcavi.engine.drivers`.
+
+A model knows arrays and kernels, not scikit-learn: estimators validate input,
+build a model, call a driver and publish attributes.
+"""
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = ["Model", "Stats"]
+
+
+class Stats:
+    """Additive expected sufficient statistics: named arrays and floats.
+
+    The property the drivers rely on is additivity: the statistics of the union
+    of two blocks are the sum of theirs (to rounding), so blocks can be visited
+    in any partition and summed in a fixed order (by block id), and a minibatch
+    stands for the whole data set once multiplied by ``n_total / n_batch``
+    (Hoffman et al. 2013, eq. 23).
+
+    Parameters
+    ----------
+    **parts : ndarray or float
+        The statistics, by name (e.g. ``sstats`` of shape (K, V) and
+        ``doc_bound`` for LDA).
+
+    Raises
+    ------
+    TypeError
+        Adding statistics with different names.
+    """
+
+    __slots__ = ("_parts",)
+
+    def __init__(self, **parts):
+        self._parts = parts
+
+    def __getitem__(self, name):
+        return self._parts[name]
+
+    def __contains__(self, name):
+        return name in self._parts
+
+    def keys(self):
+        """Names of the statistics."""
+        return self._parts.keys()
+
+    def __add__(self, other):
+        if not isinstance(other, Stats):
+            return NotImplemented
+        if self._parts.keys() != other._parts.keys():
+            raise TypeError(
+                f"cannot add statistics with names {sorted(self._parts)} and {sorted(other._parts)}")
+        return Stats(**{k: v + other._parts[k] for k, v in self._parts.items()})
+
+    def scaled(self, c):
+        """The statistics multiplied by ``c`` (a minibatch standing for the data set).
+
+        Parameters
+        ----------
+        c : float
+
+        Returns
+        -------
+        Stats
+        """
+        return Stats(**{k: v * c for k, v in self._parts.items()})
+
+    def allclose(self, other, rtol=1e-12, atol=0.0):
+        """Whether every statistic equals ``other``'s to the given tolerance.
+
+        Parameters
+        ----------
+        other : Stats
+        rtol, atol : float
+            As :func:`numpy.allclose`.
+
+        Returns
+        -------
+        bool
+        """
+        return (self._parts.keys() == other._parts.keys()
+                and all(np.allclose(v, other._parts[k], rtol=rtol, atol=atol)
+                        for k, v in self._parts.items()))
+
+    def __repr__(self):
+        shapes = {k: getattr(v, "shape", "scalar") for k, v in self._parts.items()}
+        return f"Stats({shapes})"
+
+
+@runtime_checkable
+class Model(Protocol):
+    """What a driver needs of a model (structural: no base class to inherit).
+
+    ``G`` is the model's global state (an immutable-by-convention object: a
+    step returns a new one), ``L`` a block's local state, ``S`` its
+    :class:`Stats`.
+
+    Attributes
+    ----------
+    static_stats : bool
+        True when the statistics do not depend on the global state (VB linear
+        regression's X^T X): the batch driver then computes them once.
+
+    Methods
+    -------
+    init_local(block, g, previous) -> L or None
+        The local state a pass starts from; ``previous`` is the block's local
+        state after the last pass (None on the first), e.g. LDA's gamma drawn
+        afresh in scikit-learn's order, or kept for a warm start.
+    local_step(block, g, local) -> (S, L)
+        The hot loop (the kernels do it): the block's expected statistics
+        under q with global state ``g``, and its updated local state.
+    global_step(g, stats, scale=1.0, rho=1.0) -> G
+        The global update from statistics scaled by ``scale``; ``rho = 1`` is
+        the CAVI update, ``rho < 1`` a Robbins-Monro step on the natural
+        parameters (Hoffman et al. 2013, eq. 26).
+    elbo(g_prev, g, stats) -> float
+        The ELBO in nats, every constant included, of the state the pass
+        reports (a model says whether that is before or after its global step).
+    """
+
+    static_stats: bool
+
+    def init_local(self, block: Any, g: Any, previous: Any) -> Any: ...
+
+    def local_step(self, block: Any, g: Any, local: Any) -> tuple: ...
+
+    def global_step(self, g: Any, stats: Stats, scale: float = 1.0, rho: float = 1.0) -> Any: ...
+
+    def elbo(self, g_prev: Any, g: Any, stats: Stats) -> float: ...
