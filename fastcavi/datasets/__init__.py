@@ -792,9 +792,10 @@ def _resolve_shared(path) -> Path:
     if p.is_dir() or p.is_absolute():
         return p
     # Relative paths are tried against the working directory first, then
-    # against the project root (the folder above this package), so that
+    # against the project root (the folder above the fastcavi package), so that
     # "../shared/data/..." works from a source checkout wherever Python runs.
-    alt = Path(__file__).resolve().parent.parent / p
+    # This file is fastcavi/datasets/<module>.py, so the root is parents[2].
+    alt = Path(__file__).resolve().parents[2] / p
     return alt if alt.is_dir() else p
 
 
