@@ -9,6 +9,7 @@ import pytest
 import scipy.io
 import scipy.sparse as sp
 
+import fastcavi
 from fastcavi import datasets
 from fastcavi.datasets import (
     Corpus,
@@ -283,7 +284,9 @@ def test_20newsgroups_train_and_test():
 
 @needs_20ng
 def test_20newsgroups_default_path_from_other_cwd(tmp_path, monkeypatch):
-    pkg_root = Path(datasets.__file__).resolve().parent.parent
+    # the project root is the folder holding the fastcavi package, however deep
+    # fastcavi.datasets sits inside it
+    pkg_root = Path(fastcavi.__file__).resolve().parent.parent
     if not (pkg_root / ".." / "shared" / "data" / "20newsgroups").is_dir():
         pytest.skip("fastcavi is not imported from the source checkout beside ../shared")
     monkeypatch.chdir(tmp_path)

@@ -1,0 +1,57 @@
+"""Loaders for bag-of-words corpora.
+
+Every loader returns a :class:`Corpus`: a document-term count matrix ``X``
+(``scipy.sparse.csr_matrix`` of ``float64``, shape ``(n_documents, n_words)``)
+together with its ``vocabulary`` (column ``j`` of ``X`` counts the term
+``vocabulary[j]``), optional document identifiers and a one-paragraph
+``description`` of the source and its licence.
+
+Loaders
+-------
+load_sotu
+    US State of the Union addresses (the bundled default real corpus), split
+    into paragraphs, sentences or whole speeches.
+load_uci_bow
+    The UCI "Bag of Words" format (``docword.*.txt[.gz]`` + ``vocab.*.txt``).
+load_count_matrix
+    A count matrix saved with :func:`scipy.sparse.save_npz` (``.npz``) or in
+    Matrix Market format (``.mtx``), with an optional vocabulary file.
+load_text_folder
+    A folder of ``*.txt`` files, one document per file.
+load_20newsgroups_counts
+    The project's shared 20 Newsgroups counts (``../shared/data/20newsgroups``).
+load_corpus
+    Chooses one of the above from a path.
+
+Errors
+------
+A missing file raises :class:`FileNotFoundError`; anything wrong with the
+content of a file (bad header, non-integer fields, ids out of range, wrong
+number of columns, negative or non-finite counts, a vocabulary whose length
+does not match the number of columns, an empty corpus) raises
+:class:`CorpusError`, a subclass of :class:`ValueError`. Messages are one line
+and name the file, so a command-line tool can catch
+``(CorpusError, FileNotFoundError)`` and print ``str(err)``.
+"""
+
+from ._common import Corpus, CorpusError
+from .dispatch import load_corpus
+from .matrix import load_count_matrix
+from .newsgroups import load_20newsgroups_counts
+# the SOTU_* constants that load_sotu documents stay importable from here (not in __all__)
+from .sotu import (SOTU_MIN_PARAGRAPH_WORDS, SOTU_MIN_SENTENCE_WORDS,  # noqa: F401
+                   SOTU_TOKEN_PATTERN, load_sotu)
+from .text import load_text_folder
+from .uci import load_uci_bow
+
+__all__ = [
+    "Corpus",
+    "CorpusError",
+    "load_sotu",
+    "load_uci_bow",
+    "load_count_matrix",
+    "load_text_folder",
+    "load_corpus",
+    "load_20newsgroups_counts",
+]
+
