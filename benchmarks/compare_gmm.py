@@ -30,7 +30,7 @@ covariance type and dtype (float64, and float32 data for both libraries):
    fastcavi's scatter about the data mean is computed once per fit (as its
    estimator does, outside the loop) while scikit-learn forms X^T X in every
    iteration. Both on the parameters after one iteration of the same fit;
-   best of ``--repeat`` calls.
+   best of ``--repeat`` x ``--iters`` calls (as many as the estimator rows time).
 
 Threads: scikit-learn threads only through BLAS; its BLAS is limited with
 threadpoolctl to 1 thread for the 1-thread rows and to 1 or 2 for the
@@ -100,14 +100,27 @@ def _timed_sklearn_class():
     return TimedBGMM
 
 
+# Seconds to wait after raising BLAS to 2 threads and lowering it again: OpenBLAS's
+# worker threads busy-wait for a while after their last work (and after a change of the
+# thread count), which on 2 cores would slow whatever is timed next.
+BLAS_SETTLE = 0.5
+
+
 def sklearn_fit(X, K, cov_type, max_iter, threads):
-    """A scikit-learn fit on ``threads`` BLAS threads: (model, seconds of iterations 2..)."""
+    """A scikit-learn fit on ``threads`` BLAS threads: (model, seconds of iterations 2..).
+
+    The caller holds BLAS at one thread; for ``threads`` > 1 the limit is raised for
+    this fit only (the change disturbs initialisation and the first iteration, which
+    are not counted) and the BLAS threads are left to settle afterwards.
+    """
     from sklearn.exceptions import ConvergenceWarning
 
     m = _timed_sklearn_class()(**_common(K, cov_type, max_iter))
     with threadpool_limits(threads, "blas"), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         m.fit(X)
+    if threads > 1:
+        time.sleep(BLAS_SETTLE)
     if m.n_iter_ != max_iter or len(m.stamps_) != max_iter:
         raise RuntimeError(f"scikit-learn ran {m.n_iter_} iterations, not {max_iter}")
     return m, list(np.diff(m.stamps_))
@@ -173,21 +186,28 @@ def fastcavi_estep_stats(est, X, threads):
 
 
 def best_interleaved(bodies, repeat, blas):
-    """Best seconds per call of each body, calls interleaved (1, 2, ..., 1, 2, ...).
+    """Best seconds per call of each body, the calls of one BLAS setting interleaved.
 
-    Interleaving gives every configuration the same chances of a quiet moment
-    on a shared machine; ``blas[key]`` is the BLAS thread limit of each body.
-    The first round warms up (Numba compilation, caches) and is not counted.
+    ``blas[key]`` is the BLAS thread limit of each body. The limit is set once for
+    every group of bodies with the same limit, never around a timed call (raising it
+    wakes OpenBLAS threads that busy-wait, see ``BLAS_SETTLE``); within a group the
+    calls are interleaved (1, 2, ..., 1, 2, ...), which gives each body the same
+    chances of a quiet moment on a shared machine. The first round warms up (Numba
+    compilation, caches, a changed BLAS limit) and is not counted.
     """
     best = {}
-    for rep in range(repeat + 1):
-        for key, fn in bodies.items():
-            with threadpool_limits(blas[key], "blas"):
-                t = time.perf_counter()
-                fn()
-                t = time.perf_counter() - t
-            if rep:
-                best[key] = min(best.get(key, np.inf), t)
+    for limit in sorted(set(blas.values())):
+        group = {k: fn for k, fn in bodies.items() if blas[k] == limit}
+        with threadpool_limits(limit, "blas"):
+            for rep in range(repeat + 1):
+                for key, fn in group.items():
+                    t = time.perf_counter()
+                    fn()
+                    t = time.perf_counter() - t
+                    if rep:
+                        best[key] = min(best.get(key, np.inf), t)
+        if limit > 1:
+            time.sleep(BLAS_SETTLE)
     return best
 
 
@@ -252,7 +272,8 @@ def measure(label, X, K, cov_type, dtype, backends, args):
             est1, _ = fastcavi_fit(Xd, K, cov_type, 1, c[1], c[0])
             bodies[c] = fastcavi_estep_stats(est1, Xd, c[1])
             blas[c] = 1
-        k_best = best_interleaved(bodies, args.repeat, blas)
+        # as many timed calls as the estimator rows have timed iterations
+        k_best = best_interleaved(bodies, args.repeat * args.iters, blas)
 
     rows = []
     for c in configs:
@@ -301,8 +322,8 @@ def main(argv=None):
     p.add_argument("--dtypes", default="float64,float32")
     p.add_argument("--backends", default="numba,cython,numpy")
     p.add_argument("--repeat", type=int, default=3,
-                   help="fits per configuration (estimator rows; the best iteration counts) and "
-                        "calls (E+stats rows; the best counts)")
+                   help="fits per configuration (estimator rows: the best iteration counts; "
+                        "E+stats rows: repeat x iters calls, the best counts)")
     p.add_argument("--iters", type=int, default=5,
                    help="iterations timed per fit, after the first (max_iter = 1 + iters)")
     p.add_argument("--no-estep", action="store_true", help="skip the E-step + statistics rows")
@@ -348,13 +369,14 @@ def main(argv=None):
     print(header)
     rows = []
     dtypes_seen = {}
-    for label, X, K in datasets(args):
-        for cov_type in args.cov.split(","):
-            for dtype in args.dtypes.split(","):
-                for r in measure(label, X, K, cov_type, np.dtype(dtype), backends, args):
-                    print_row(r)
-                    rows.append(r)
-                    dtypes_seen[r["dtype"]] = r["sklearn_dtypes"]
+    with threadpool_limits(1, "blas"):  # raised to 2 only for scikit-learn's 2-thread runs
+        for label, X, K in datasets(args):
+            for cov_type in args.cov.split(","):
+                for dtype in args.dtypes.split(","):
+                    for r in measure(label, X, K, cov_type, np.dtype(dtype), backends, args):
+                        print_row(r)
+                        rows.append(r)
+                        dtypes_seen[r["dtype"]] = r["sklearn_dtypes"]
     load_end = _load()
     elapsed = time.perf_counter() - t_start
     for dt, seen in dtypes_seen.items():

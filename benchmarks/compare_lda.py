@@ -650,6 +650,10 @@ def main(argv=None):
     T, P, K, seed = args.timing_passes, args.passes, args.k, args.seed
 
     command = "python " + shlex.join(sys.argv if argv is None else [sys.argv[0], *argv])
+    # BLAS at one thread for the whole run (every library is timed with one BLAS thread),
+    # so that no limit is lowered and raised again around a timing: raising it wakes
+    # OpenBLAS threads that busy-wait for a while, on 2 cores slowing what runs next
+    blas_limit = threadpool_limits(1, "blas")
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     load_start = os.getloadavg()
     t_start = time.perf_counter()
@@ -932,6 +936,7 @@ def main(argv=None):
         with open(args.json, "w") as f:
             json.dump(res, f, indent=2, default=float)
         print(f"wrote {args.json}")
+    blas_limit.restore_original_limits()
     return res
 
 

@@ -103,6 +103,9 @@ def main(argv=None):
     command = "python " + shlex.join(sys.argv if argv is None else [sys.argv[0], *argv])
     load_start = _load()
 
+    # BLAS at one thread for the whole run, never raised again between timings (see
+    # compare_lda.py)
+    blas_limit = threadpool_limits(1, "blas")
     X, _, desc = load_data(args)
     print(f"command: {command}")
     print(f"{desc}: {X.shape[0]} docs x {X.shape[1]} words, K={args.k}, {args.passes} pass(es), "
@@ -142,6 +145,7 @@ def main(argv=None):
             print(f"{bs:10d}{j:16d}{t_sk[sk_j]:11.2f}{sk_j:10d}{t_fc[j]:12.2f}"
                   f"{t_sk[sk_j] / t_fc[j]:7.2f}x{diff:26.1e}", flush=True)
     print(f"load average at end: {_load()}")
+    blas_limit.restore_original_limits()
 
 
 if __name__ == "__main__":
