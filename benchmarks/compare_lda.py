@@ -58,7 +58,6 @@ Usage::
 """
 
 import argparse
-import copy
 import json
 import os
 import platform
@@ -67,15 +66,18 @@ import subprocess
 import sys
 import time
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "20newsgroups"
+# sibling modules: the timing hooks, held-out scoring and data loading (_lda_harness.py;
+# compare_lda_online.py imports its names from here) and the gensim runs (_lda_gensim.py)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _lda_gensim import GENSIM_VARIANTS, run_gensim  # noqa: E402
+from _lda_harness import (DEFAULT_DATA, REACH_RTOL, ROOT, HeldOut, PassLog,  # noqa: E402
+                          _hooked_fastcavi, _hooked_sklearn, _run, first_reach, load_data,
+                          reached)
 
 # the issue's targets: (label, minimum ratio)
 KERNEL_TARGET = {"20newsgroups": 4.0, "sotu-sentence": 10.0}
@@ -148,257 +150,6 @@ def usable_backends(candidates=None):
         remaining = remaining[remaining.index(crashed) + 1:]
     return [b for b in BACKENDS if b in ok]
 
-
-# --------------------------------------------------------------------------
-# per-pass timing
-# --------------------------------------------------------------------------
-
-class StopFit(Exception):
-    """Raised from a per-pass hook to end a fit early."""
-
-
-class PassLog:
-    """Wall-clock times of the passes of one fit, with a pausable clock.
-
-    ``begin()`` at the start of ``fit``; ``mark_init()`` when the first pass
-    starts; ``end_pass(*state)`` at the end of each pass. ``on_pass(p, *state)``
-    (evaluation) runs with the clock paused and returns a value stored in
-    ``values``; ``stop(p, value)`` returning True ends the fit by StopFit.
-    Times are seconds since ``begin()``, evaluation excluded.
-    """
-
-    def __init__(self, on_pass=None, stop=None):
-        self.on_pass = on_pass
-        self.stop = stop
-        self.init_time = None
-        self.ends = []
-        self.values = []
-        self.train_elbo = []
-        self._t0 = None
-        self._paused = 0.0
-
-    def begin(self):
-        self.init_time = None
-        self.ends, self.values, self.train_elbo = [], [], []
-        self._paused = 0.0
-        self._t0 = time.perf_counter()
-
-    def now(self):
-        return time.perf_counter() - self._t0 - self._paused
-
-    @contextmanager
-    def paused(self):
-        t = time.perf_counter()
-        try:
-            yield
-        finally:
-            self._paused += time.perf_counter() - t
-
-    def mark_init(self):
-        self.init_time = self.now()
-
-    def end_pass(self, *state):
-        self.ends.append(self.now())
-        p = len(self.ends)
-        value = None
-        with self.paused():
-            if self.on_pass is not None:
-                value = self.on_pass(p, *state)
-            self.values.append(value)
-            stop = self.stop is not None and self.stop(p, value)
-        if stop:
-            raise StopFit
-
-    @property
-    def pass_seconds(self):
-        start = 0.0 if self.init_time is None else self.init_time
-        return np.diff(np.concatenate(([start], self.ends)))
-
-
-def _hooked_fastcavi():
-    from fastcavi import LatentDirichletAllocation
-
-    import fastcavi.lda as lda_module
-
-    class HookedFastLDA(LatentDirichletAllocation):
-        """fastcavi's estimator with a per-pass hook (batch and online learning).
-
-        ``fit`` builds one ``PassMonitor`` (from :mod:`fastcavi.engine`, looked
-        up in :mod:`fastcavi.lda`) after initialisation and calls its
-        ``end_pass`` after every pass; during a hooked fit that name is bound
-        to a subclass reporting to the PassLog, with the topics of the last
-        ``_topics`` call (the current lambda and exp(E[log beta])).
-        """
-
-        _log = None
-
-        def fit(self, X, y=None):
-            log = self._log
-            if log is None:
-                return super().fit(X, y)
-            est = self
-            base = lda_module.PassMonitor
-
-            class Monitor(base):
-                def __init__(self, *args, **kwargs):
-                    super().__init__(*args, **kwargs)
-                    log.mark_init()
-
-                def end_pass(self, i, elbo, *args, **kwargs):
-                    super().end_pass(i, elbo, *args, **kwargs)
-                    log.train_elbo.append(float(elbo))
-                    log.end_pass(est, *est._latest_topics)
-
-            lda_module.PassMonitor = Monitor
-            try:
-                log.begin()
-                super().fit(X, y)
-            finally:
-                lda_module.PassMonitor = base
-            if log.init_time is None:
-                raise RuntimeError("fastcavi.lda no longer uses PassMonitor: update the "
-                                   "per-pass hook of benchmarks/compare_lda.py")
-            return self
-
-        def _topics(self, kernels, lam, eta, n_threads, compute_bound=True):
-            out = super()._topics(kernels, lam, eta, n_threads, compute_bound)
-            self._latest_topics = (lam, out[0])
-            return out
-
-    return HookedFastLDA
-
-
-def _hooked_sklearn():
-    from sklearn.decomposition import LatentDirichletAllocation
-
-    class HookedSkLDA(LatentDirichletAllocation):
-        """scikit-learn's estimator with a per-pass hook on ``_em_step``."""
-
-        _log = None
-
-        def fit(self, X, y=None):
-            if self._log is not None:
-                self._log.begin()
-            return super().fit(X, y)
-
-        def _em_step(self, X, total_samples, batch_update, parallel=None):
-            log = self._log
-            if log is not None and log.init_time is None:
-                log.mark_init()
-            out = super()._em_step(X, total_samples, batch_update, parallel)
-            if log is not None:
-                log.end_pass(self, self.components_)
-            return out
-
-    return HookedSkLDA
-
-
-def _run(est, X, log):
-    """Fit with a PassLog attached; returns the estimator (complete or stopped)."""
-    est._log = log
-    try:
-        est.fit(X)
-    except StopFit:
-        pass
-    finally:
-        est._log = None
-    return est
-
-
-# --------------------------------------------------------------------------
-# held-out evaluation (identical scoring for the three libraries)
-# --------------------------------------------------------------------------
-
-class HeldOut:
-    def __init__(self, X_test, seed):
-        from fastcavi.metrics import split_document_tokens
-
-        self.X_obs, self.X_held = split_document_tokens(X_test, 0.5, seed)
-        self.seed = seed
-        self._obs32 = None
-        self._bow = None
-
-    def obs(self, dtype):
-        if np.dtype(dtype) == np.float32:
-            if self._obs32 is None:
-                self._obs32 = self.X_obs.astype(np.float32)
-            return self._obs32
-        return self.X_obs
-
-    def score(self, theta, topic_word):
-        from fastcavi.metrics import completion_perplexity
-
-        return completion_perplexity(theta, topic_word, self.X_held)
-
-    def fastcavi(self, est, lam, ebeta):
-        """Perplexity of fastcavi topics ``lam`` (exp(E log beta) = ``ebeta``)."""
-        ev = copy.copy(est)
-        ev._log = None
-        # the same inference for every model scored: scikit-learn's defaults, whatever the
-        # E-step settings the model was trained with
-        ev.max_doc_update_iter, ev.mean_change_tol = 100, 1e-3
-        ev.components_ = lam
-        ev._exp_topic_word = ebeta
-        ev.exp_dirichlet_component_ = ebeta.T
-        ev._alpha = np.asarray(ev._resolve_alpha())
-        with threadpool_limits(1):
-            theta = ev.transform(self.obs(lam.dtype))
-        return self.score(theta, lam)
-
-    def sklearn(self, est):
-        with threadpool_limits(1):
-            theta = est.transform(self.obs(est.components_.dtype))
-        return self.score(theta, est.components_)
-
-    def gensim(self, model):
-        from gensim.matutils import Sparse2Corpus
-
-        if self._bow is None:
-            self._bow = list(Sparse2Corpus(self.X_obs, documents_columns=False))
-        state = model.random_state.get_state()  # inference draws gamma: leave training as is
-        try:
-            with threadpool_limits(1):
-                gamma, _ = model.inference(self._bow)
-        finally:
-            model.random_state.set_state(state)
-        return self.score(gamma, model.get_topics())
-
-
-# --------------------------------------------------------------------------
-# data
-# --------------------------------------------------------------------------
-
-def load_data(args):
-    """(X_train, X_test, description), float64 CSR with whole-number counts."""
-    if args.corpus == "20newsgroups":
-        from fastcavi.datasets import load_20newsgroups_counts
-
-        path = Path(args.data)
-        if not path.is_dir():
-            sys.exit(f"error: 20newsgroups folder not found: {path} (pass --data PATH, or "
-                     "--corpus sotu-sentence for the bundled corpus)")
-        X_train = load_20newsgroups_counts(path, "train").X
-        X_test = load_20newsgroups_counts(path, "test").X
-        desc = f"20newsgroups bydate from {path}"
-    else:
-        from fastcavi.datasets import load_sotu
-
-        X = load_sotu(unit="sentence").X
-        rs = np.random.RandomState(args.seed)
-        perm = rs.permutation(X.shape[0])
-        n_test = X.shape[0] // 10
-        test, train = np.sort(perm[:n_test]), np.sort(perm[n_test:])
-        X_train, X_test = X[train], X[test]
-        desc = f"SOTU sentences (bundled), random 10% of documents held out (seed {args.seed})"
-    if args.max_train_docs:
-        X_train = X_train[: args.max_train_docs]
-    if args.max_test_docs:
-        X_test = X_test[: args.max_test_docs]
-    X_train = sp.csr_matrix(X_train, dtype=np.float64)
-    X_test = sp.csr_matrix(X_test, dtype=np.float64)
-    return X_train, X_test, desc
-
-
 # --------------------------------------------------------------------------
 # runs
 # --------------------------------------------------------------------------
@@ -458,22 +209,6 @@ def run_fastcavi_random(X, k, seed, n_passes, n_jobs, backend, dtype):
     return log, kept.get("lam")
 
 
-# "reached" allows rounding: fastcavi's default mode runs scikit-learn's iterates, and the
-# perplexity of the same pass differs from scikit-learn's in the 7th-9th digit
-REACH_RTOL = 1e-5
-
-
-def reached(value, target):
-    return value is not None and value <= target * (1.0 + REACH_RTOL)
-
-
-def first_reach(values, target):
-    for i, v in enumerate(values):
-        if reached(v, target):
-            return i + 1
-    return None
-
-
 def run_fastcavi_default(X, k, seed, n_jobs, dtype, backend, heldout, target, min_passes,
                          max_passes, **params):
     """fastcavi with default settings, held-out perplexity after every pass.
@@ -490,97 +225,6 @@ def run_fastcavi_default(X, k, seed, n_jobs, dtype, backend, heldout, target, mi
     _run(est, X.astype(dtype), log)
     return log
 
-
-GENSIM_VARIANTS = ("default", "tuned", "multicore")
-
-
-def run_gensim(X, k, seed, heldout, target, max_passes, budget_seconds, variant,
-               tuned_iterations=100, workers=2):
-    """gensim, held-out perplexity after every pass; returns (log, model, label, processes).
-
-    ``variant``: "default" is ``LdaModel`` with gensim's defaults (online,
-    ``chunksize=2000``, ``decay=0.5``, ``offset=1``, ``iterations=50``,
-    ``gamma_threshold=1e-3``, alpha and eta symmetric 1/K, float32), one
-    process; "tuned" the same with ``iterations=tuned_iterations`` (100 =
-    fastcavi's and scikit-learn's ``max_doc_update_iter``); "multicore"
-    ``LdaMulticore(workers=workers)`` with its defaults. All with
-    ``eval_every=None`` (gensim's default 10 evaluates a log-perplexity on the
-    last chunk of every pass: evaluation, excluded like the others') and BLAS
-    at one thread. Time from constructing the model (its initialisation) to
-    the end of each pass, held-out evaluation excluded.
-    """
-    from gensim.matutils import Sparse2Corpus
-    from gensim.models import LdaModel, LdaMulticore
-    from gensim.models.callbacks import Metric
-
-    corpus = list(Sparse2Corpus(X, documents_columns=False))  # in-memory bag of words
-    id2word = {i: str(i) for i in range(X.shape[1])}
-
-    def stop(p, v):
-        return reached(v, target) or p >= max_passes or log.now() > budget_seconds
-
-    log = PassLog(on_pass=lambda p, model: heldout.gensim(model), stop=stop)
-
-    if variant == "multicore":
-        import gensim.models.ldamulticore as multicore_module
-
-        label, procs = f"gensim LdaMulticore(workers={workers}) defaults", workers
-        # LdaMulticore takes no callbacks. One update(passes=max_passes) call, as a user
-        # runs it, with the pass boundaries found where its loop starts each pass after the
-        # first: it asks gensim.utils.grouper for the pass's chunks once the previous pass's
-        # jobs are merged and its last M-step done. Its worker pool is recorded so that it
-        # can be ended when the hook stops the fit.
-        real_grouper, real_pool = multicore_module.utils.grouper, multicore_module.Pool
-        pools, calls = [], [0]
-
-        def grouper(*a, **kw):
-            if calls[0]:
-                log.end_pass(model)
-            calls[0] += 1
-            return real_grouper(*a, **kw)
-
-        def pool(*a, **kw):
-            pools.append(real_pool(*a, **kw))
-            return pools[-1]
-
-        with threadpool_limits(1):
-            log.begin()
-            model = LdaMulticore(None, num_topics=k, id2word=id2word, workers=workers,
-                                 eval_every=None, random_state=seed, passes=max_passes)
-            log.mark_init()
-            multicore_module.utils.grouper, multicore_module.Pool = grouper, pool
-            try:
-                model.update(corpus)
-                log.end_pass(model)
-            except StopFit:
-                pass
-            finally:
-                multicore_module.utils.grouper, multicore_module.Pool = real_grouper, real_pool
-                for pl in pools:
-                    pl.terminate()
-        return log, model, label, procs
-
-    class PassMetric(Metric):
-        logger = None
-        title = "fastcavi-pass-hook"
-
-        def get_value(self, **kwargs):
-            log.end_pass(kwargs["model"])
-            return 0.0
-
-    params = dict(iterations=tuned_iterations) if variant == "tuned" else {}
-    label = ("gensim LdaModel defaults" if variant == "default"
-             else f"gensim LdaModel iterations={tuned_iterations} (tuned)")
-    with threadpool_limits(1):
-        log.begin()
-        model = LdaModel(None, num_topics=k, id2word=id2word, eval_every=None,
-                         random_state=seed, callbacks=[PassMetric()], **params)
-        log.mark_init()
-        try:
-            model.update(corpus, passes=max_passes)
-        except StopFit:
-            pass
-    return log, model, label, 1
 
 
 # --------------------------------------------------------------------------
