@@ -453,15 +453,15 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
                         state["ebeta"], state["topic_bound"] = self._topics(
                             kernels, state["lam"], state["eta"], n_threads)
                     history.append(float(elbo))
-                    monitor.end_pass(i, elbo)
+                    perp = None
                     if self.evaluate_every > 0 and (i + 1) % self.evaluate_every == 0:
                         if warm:
                             perp = self._perplexity(elbo, n_tokens, state)
                         else:
                             perp = self._perplexity_of(kernels, corpus, state, n_threads, n_tokens)
-                        if self.verbose:
-                            print(f"iteration: {i + 1} of max_iter: {self.max_iter}, "
-                                  f"perplexity: {perp:.4f}")
+                    # one line per pass, scikit-learn's with the ELBO and throughput after it
+                    monitor.end_pass(i, elbo, perplexity=perp)
+                    if perp is not None:
                         if last_perp and abs(last_perp - perp) < self.perp_tol:
                             break  # scikit-learn does not count the converged pass
                         last_perp = perp
