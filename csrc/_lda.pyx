@@ -58,8 +58,6 @@ import math
 
 import numpy as np
 
-from fastcavi.kernels.simd import choose as _choose_simd
-
 __all__ = [
     "exp_dirichlet_expectation_T",
     "lda_e_step",
@@ -1135,7 +1133,7 @@ def _set_simd(name):
     return previous
 
 
-# the widest usable variant, or FASTCAVI_SIMD's (fastcavi.kernels.simd, the one reader of it)
+from fastcavi.kernels.simd import choose as _choose_simd  # FASTCAVI_SIMD or the widest
 _set_simd(_choose_simd("lda", list(_SIMD_LEVELS), simd_variants()))
 
 ctypedef fused floating:
