@@ -28,7 +28,7 @@ samples of a block transposed to (d, 128):
 The vector code is compiled three times (generic 16-byte baseline, AVX2 and
 AVX-512F via ``__attribute__((target(...)))``) and the widest one the CPU
 supports is picked at import (:func:`simd_variant`; ``FASTCAVI_SIMD``
-overrides). The source fixes every operation and its order (element-wise
+overrides, see :mod:`fastcavi.kernels.simd`: "scalar" runs "generic"). The source fixes every operation and its order (element-wise
 vector arithmetic, fixed-order horizontal sums, no FMA: the build passes
 ``-ffp-contract=off``), so the variants return the same bits (tested), as
 do all thread counts.
@@ -38,11 +38,10 @@ from cython.parallel cimport prange
 from libc.stdint cimport int64_t
 cimport numpy as cnp
 
-import os
-
 import numpy as np
 
 from fastcavi.kernels.reference_gmm import chunk_bounds
+from fastcavi.kernels.simd import choose as _choose_simd
 
 cnp.import_array()
 
@@ -457,9 +456,10 @@ def _set_simd(name):
     return previous
 
 
+# the widest usable variant, or FASTCAVI_SIMD's (fastcavi.kernels.simd, the one reader of it)
 _names = simd_variants()
 if _names:
-    _set_simd(os.environ.get("FASTCAVI_SIMD") or _names[len(_names) - 1])
+    _set_simd(_choose_simd("gmm", list(_SIMD_LEVELS), _names))
 del _names
 
 _KINDS = {"full": 0, "tied": 1, "diag": 2, "spherical": 3}

@@ -30,7 +30,7 @@ float32 lanes (relative error below 1e-6 max(1, |psi|), see FC_DEFINE_VMATHF):
 on short documents that row dominates the E-step.
 
 Variants (:func:`simd_variants`, chosen at import: the widest the CPU has, or
-the environment variable ``FASTCAVI_SIMD``):
+the environment variable ``FASTCAVI_SIMD``, see :mod:`fastcavi.kernels.simd`):
 
 - "scalar": plain C, with libm's exp and lgamma (the reentrant ``lgamma_r``
   where libm has it) and the scalar :func:`digamma`;
@@ -55,7 +55,6 @@ from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport free, malloc
 
 import math
-import os
 
 import numpy as np
 
@@ -1134,7 +1133,8 @@ def _set_simd(name):
     return previous
 
 
-_set_simd(os.environ.get("FASTCAVI_SIMD") or simd_variants()[len(simd_variants()) - 1])
+from fastcavi.kernels.simd import choose as _choose_simd  # FASTCAVI_SIMD or the widest
+_set_simd(_choose_simd("lda", list(_SIMD_LEVELS), simd_variants()))
 
 ctypedef fused floating:
     float

@@ -12,7 +12,9 @@ chunk sums added in chunk order), the
 update of (s_j, mu_j, alpha_j), then the axpy on ``Xr``. The summation order
 is fixed by the source; the compiler may vectorise it (no FMA: the build
 passes ``-ffp-contract=off``), and an AVX2 copy of the loops, selected at
-import on CPUs that have it, performs the same operations in the same order.
+import on CPUs that have it (``FASTCAVI_SIMD``, see :mod:`fastcavi.kernels.simd`,
+overrides: "scalar" and "generic" run "generic", "avx512" runs "avx2"),
+performs the same operations in the same order.
 
 With ``n_threads > 1`` and ``n >= PARALLEL_MIN_ROWS`` one OpenMP region runs
 the whole sweep: each thread owns the chunks ``c = tid, tid + T, ...``, writes
@@ -33,8 +35,10 @@ from libc.stdint cimport int32_t, int64_t
 
 import numpy as np
 
+from fastcavi.kernels.simd import choose as _choose_simd
+
 __all__ = ["spikeslab_sweep_dense", "spikeslab_sweep_csc", "OPENMP_ENABLED",
-           "PARALLEL_MIN_ROWS", "CHUNK", "simd_variant"]
+           "PARALLEL_MIN_ROWS", "CHUNK", "simd_variant", "simd_variants"]
 
 cdef extern from * nogil:
     """
@@ -228,8 +232,15 @@ CHUNK = FC_SS_CHUNK
 PARALLEL_MIN_ROWS = 1 << 17
 
 _SIMD_LEVELS = {"generic": 1, "avx2": 2}
-_simd = "avx2" if fc_ss_has_avx2() else "generic"
-fc_ss_set_simd(_SIMD_LEVELS[_simd])
+_simd = None
+
+
+def simd_variants():
+    """Names of the vector variants of the dense loops this CPU can run, narrowest first.
+
+    ``["generic"]`` or ``["generic", "avx2"]``.
+    """
+    return ["generic", "avx2"] if fc_ss_has_avx2() else ["generic"]
 
 
 def simd_variant():
@@ -247,6 +258,10 @@ def _set_simd(name):
         raise ValueError(f"SIMD variant must be 'generic' or (on AVX2 CPUs) 'avx2'; got {name!r}")
     previous, _simd = _simd, name
     return previous
+
+
+# the widest usable variant, or FASTCAVI_SIMD's (fastcavi.kernels.simd, the one reader of it)
+_set_simd(_choose_simd("spikeslab", list(_SIMD_LEVELS), simd_variants()))
 
 
 ctypedef fused index_t:

@@ -453,15 +453,15 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
                         state["ebeta"], state["topic_bound"] = self._topics(
                             kernels, state["lam"], state["eta"], n_threads)
                     history.append(float(elbo))
-                    monitor.end_pass(i, elbo)
+                    perp = None
                     if self.evaluate_every > 0 and (i + 1) % self.evaluate_every == 0:
                         if warm:
-                            perp = float(np.exp(-elbo / n_tokens))
+                            perp = self._perplexity(elbo, n_tokens, state)
                         else:
                             perp = self._perplexity_of(kernels, corpus, state, n_threads, n_tokens)
-                        if self.verbose:
-                            print(f"iteration: {i + 1} of max_iter: {self.max_iter}, "
-                                  f"perplexity: {perp:.4f}")
+                    # one line per pass, scikit-learn's with the ELBO and throughput after it
+                    monitor.end_pass(i, elbo, perplexity=perp)
+                    if perp is not None:
                         if last_perp and abs(last_perp - perp) < self.perp_tol:
                             break  # scikit-learn does not count the converged pass
                         last_perp = perp
@@ -474,13 +474,13 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
                 res = e_step(kernels, corpus, state["ebeta"], state["alpha"], gamma,
                              self.max_doc_update_iter, self.mean_change_tol, n_threads, False)
                 elbo_final = float(res.doc_bound.sum() + state["topic_bound"])
-                perp_final = float(np.exp(-elbo_final / n_tokens))
+                perp_final = self._perplexity(elbo_final, n_tokens, state)
             else:
                 gamma = np.ones((n_docs, self.n_components), dtype=dtype)
                 e_step(kernels, corpus, state["ebeta"], state["alpha"], gamma,
                        self.max_doc_update_iter, self.mean_change_tol, n_threads, False)
                 elbo_final = self._exact_bound(kernels, corpus, state, gamma, n_threads)
-                perp_final = float(np.exp(-elbo_final / n_tokens))
+                perp_final = self._perplexity(elbo_final, n_tokens, state)
 
         self._commit(state, kernels)
         self.n_iter_ = n_iter
@@ -618,8 +618,23 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         gamma = np.ones((corpus.n_docs, self.n_components), dtype=state["lam"].dtype)
         e_step(kernels, corpus, state["ebeta"], state["alpha"], gamma,
                self.max_doc_update_iter, self.mean_change_tol, n_threads, False)
-        return float(np.exp(-self._exact_bound(kernels, corpus, state, gamma, n_threads)
-                            / n_tokens))
+        return self._perplexity(self._exact_bound(kernels, corpus, state, gamma, n_threads),
+                                n_tokens, state)
+
+    @staticmethod
+    def _perplexity(bound, n_tokens, state):
+        """exp(-bound / n_tokens), with scikit-learn's NumPy division.
+
+        A corpus without tokens (every document empty) gives, as in scikit-learn,
+        NaN or inf with NumPy's RuntimeWarning, not ZeroDivisionError. Its bound
+        is then exactly -KL(q(beta) || p(beta)) (q(theta_d) = p(theta_d) for an
+        empty document): 0 when lambda is the prior, as after a batch fit (NaN),
+        else negative (inf). The exact 0 is used, not the kernels' rounding of
+        it, whose sign would make the result 0 or inf depending on the backend.
+        """
+        if n_tokens == 0 and np.all(state["lam"] == state["eta"]):
+            bound = 0.0
+        return float(np.exp(-(np.float64(bound) / n_tokens)))
 
     def score(self, X, y=None):
         """Approximate log-likelihood of X: the ELBO in nats (higher is better).
@@ -663,14 +678,15 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         X = self._check_X(X, reset=False, whom="LatentDirichletAllocation.perplexity")
         gamma = self._unnormalized_transform(X)
         corpus = CsrCorpus.from_csr(X)
+        state = self._state()
         with limit_blas():
-            bound = self._exact_bound(self._kernels(), corpus, self._state(), gamma,
+            bound = self._exact_bound(self._kernels(), corpus, state, gamma,
                                       effective_threads(self.n_jobs), sub_sampling,
                                       self.total_samples)
         word_cnt = corpus.n_tokens
         if sub_sampling:
             word_cnt *= float(self.total_samples) / X.shape[0]
-        return float(np.exp(-bound / word_cnt))
+        return self._perplexity(bound, word_cnt, state)
 
     # -------------------------------------------------------------- reporting
     def top_words(self, n_top_words=10, vocabulary=None):

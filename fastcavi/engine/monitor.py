@@ -33,8 +33,13 @@ class PassMonitor:
         self._bar = tqdm(total=n_passes, disable=not progress_bar, unit="pass", leave=True)
         self._t0 = time.perf_counter()
 
-    def end_pass(self, i, elbo=None, extra=""):
-        """Record the end of pass ``i`` (0-based) with its ELBO (nats) or None."""
+    def end_pass(self, i, elbo=None, extra="", perplexity=None):
+        """Record the end of pass ``i`` (0-based) with its ELBO (nats) or None.
+
+        With ``verbose`` the line starts as scikit-learn's LDA prints it,
+        ``iteration: %d of max_iter: %d`` and, on a pass where the perplexity
+        was evaluated, ``, perplexity: %.4f``; fastcavi's figures follow.
+        """
         now = time.perf_counter()
         seconds = now - self._t0
         self._t0 = now
@@ -43,10 +48,14 @@ class PassMonitor:
         postfix = {f"{self.unit}/s": f"{rate:.3g}"}
         if elbo is not None:
             postfix["elbo"] = f"{elbo:.6g}"
+        if perplexity is not None:
+            postfix["perplexity"] = f"{perplexity:.6g}"
         self._bar.set_postfix(postfix, refresh=False)
         self._bar.update(1)
         if self.verbose:
             msg = f"iteration: {i + 1} of max_iter: {self.n_passes}"
+            if perplexity is not None:
+                msg += f", perplexity: {perplexity:.4f}"
             if elbo is not None:
                 msg += f", elbo: {elbo:.6g}"
             msg += f", {rate:.3g} {self.unit}/s{extra}"

@@ -28,12 +28,17 @@ Backends: ``"numpy"`` (reference), ``"numba"`` (``@njit(parallel=True)``) and
 ``"auto"`` picks the fastest one that is available. Every backend writes each
 item's results into its own slots and reduces in a fixed order, so results
 are bit-identical for a fixed backend whatever the number of threads.
+
+The Cython extensions' vector variant is chosen at import, by the CPU or the
+environment variable ``FASTCAVI_SIMD`` (see :mod:`fastcavi.kernels.simd`).
 """
 
 import importlib
 import types
 
 import numpy as np
+
+from . import simd
 
 BACKENDS = ("numpy", "numba", "cython")
 #: model family -> module of each backend
@@ -103,13 +108,17 @@ def get_backend(name="auto", model="lda"):
     Raises
     ------
     ValueError
-        If ``name`` or ``model`` is not one of the names above.
+        If ``name`` or ``model`` is not one of the names above, or, for
+        "cython" and "auto", if ``FASTCAVI_SIMD`` is set to an unknown variant
+        (:func:`fastcavi.kernels.simd.requested`).
     ImportError
         If the requested backend is not available (for example the Cython
         extension was not compiled).
     """
     if model not in MODELS:
         raise ValueError(f"model must be one of {', '.join(map(repr, MODELS))}; got {model!r}")
+    if name in ("auto", "cython"):
+        simd.requested()  # an unknown FASTCAVI_SIMD fails here, not inside an extension's import
     if name == "auto":
         for candidate in ("cython", "numba"):
             try:
