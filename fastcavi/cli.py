@@ -553,50 +553,82 @@ def _check_output_location(output):
 
 
 def _write_output(output, write_files):
-    """Write every output file into a temporary folder, then move it into place.
+    """Write every output file into a temporary folder, then swap it into place.
 
-    ``write_files(folder)`` writes the files into the temporary ``folder``.
-    An existing ``output`` folder is replaced only once the new one is
-    complete; on any failure the temporary folder is removed and ``output``
-    is left as it was.
+    ``write_files(folder)`` writes the files into ``folder``, a new hidden
+    sibling of ``output`` (the same file system, so each move below is one
+    atomic rename). Whatever is raised at whichever step (an OSError, a
+    KeyboardInterrupt), ``output`` afterwards holds either the complete
+    previous results or the complete new ones:
+
+    1. the files are written into the temporary folder;
+    2. an existing ``output`` is renamed to a backup folder beside it;
+    3. the temporary folder is renamed to ``output``;
+    4. the backup is deleted, only now that the new results are in place.
+
+    If anything fails before step 3 is done, step 2 is undone. The temporary
+    and backup folders are removed in every case (a removal that is itself
+    interrupted is finished before the interrupt goes on), except that if
+    undoing step 2 fails too, the previous results are left in the backup
+    folder and its path is printed.
+
+    Raises
+    ------
+    UsageError
+        If a folder cannot be created, written or renamed (an OSError).
     """
     output = output.absolute()
+    # Named before anything is created, so that cleaning up never depends on how far the
+    # call got; the names (pid and a random token) are fastcavi's own.
+    tmp, backup = _sibling_path(output, "tmp"), _sibling_path(output, "old")
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _make_sibling_folder(output, "tmp")
-    except OSError as exc:
-        raise UsageError(f"cannot create the output folder {output}: {exc.strerror or exc}"
-                         ) from None
-    old = None
-    try:
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            tmp.mkdir()
+        except OSError as exc:
+            raise UsageError(f"cannot create the output folder {output}: "
+                             f"{exc.strerror or exc}") from None
         write_files(tmp)
         if output.exists():
-            old = _make_sibling_folder(output, "old")
-            os.replace(output, old / output.name)
+            os.replace(output, backup)
         os.replace(tmp, output)
-        tmp = None
-    except OSError as exc:
-        if old is not None and not output.exists():
-            os.replace(old / output.name, output)  # put the previous results back
-        raise UsageError(f"cannot write the output folder {output}: {exc.strerror or exc}"
-                         ) from None
+    except BaseException as exc:
+        if not output.exists() and backup.exists():
+            _put_back(backup, output)
+        if isinstance(exc, OSError):
+            raise UsageError(f"cannot write the output folder {output}: "
+                             f"{exc.strerror or exc}") from None
+        raise
     finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        # the backup goes only once output holds the previous results again or the new ones
+        _remove_folders(tmp, *([backup] if output.exists() else []))
 
 
-def _make_sibling_folder(output, tag):
-    """A new hidden folder next to ``output`` (permissions from the umask)."""
-    for _ in range(100):
-        folder = output.with_name(f".{output.name}.{tag}-{os.getpid()}-{secrets.token_hex(4)}")
-        try:
-            folder.mkdir()
-        except FileExistsError:
-            continue
-        return folder
-    raise FileExistsError(f"could not create a temporary folder beside {output}")
+def _put_back(backup, output):
+    """Rename the previous results back to ``output``; if that fails, say where they are.
+
+    Called while an exception propagates, which goes on either way.
+    """
+    try:
+        os.replace(backup, output)
+    except BaseException:
+        print(f"fastcavi: the previous contents of {output} are in {backup}", file=sys.stderr)
+
+
+def _remove_folders(*folders):
+    """Delete temporary folders; if interrupted, finish deleting them, then re-raise."""
+    try:
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+    except BaseException:
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _sibling_path(output, tag):
+    """A new hidden name next to ``output``, for a temporary or backup folder."""
+    return output.with_name(f".{output.name}.{tag}-{os.getpid()}-{secrets.token_hex(4)}")
 
 
 def _write_files(folder, lda, corpus, train_idx, doc_topic, topics, summary):

@@ -4,6 +4,7 @@ A drop-in replacement for :class:`sklearn.decomposition.LatentDirichletAllocatio
 whose hot loops run in compiled kernels (:mod:`fastcavi.kernels`).
 """
 
+import copy
 import numbers
 
 import numpy as np
@@ -17,6 +18,7 @@ from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
+from ._base import transactional
 from .engine import PassMonitor, effective_threads, limit_blas, robbins_monro_rate
 from .kernels import get_backend
 from .models.lda import (
@@ -155,6 +157,10 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         (negative, NaN or infinite counts, wrong number of features).
     TypeError
         For data that is not numeric.
+    FloatingPointError
+        From ``fit``/``partial_fit`` if a kernel produces NaN or infinite
+        values. A ``fit`` or ``partial_fit`` that raises anything (or is
+        interrupted) leaves the estimator exactly as it was before the call.
 
     Examples
     --------
@@ -320,16 +326,24 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         ebeta = exp_topic_word_columns(kernels, state["lam"], words, n_threads)
         res = e_step(kernels, local, ebeta, state["alpha"], gamma_b,
                      self.max_doc_update_iter, self.mean_change_tol, n_threads, True)
+        _check_finite(res.sstats, "the minibatch's topic-word statistics", kernels)
+        _check_finite(res.doc_bound, "the minibatch's document ELBO terms", kernels)
         rho = robbins_monro_rate(self.learning_offset, state["n_batch_iter"], self.learning_decay)
         doc_ratio = float(total_samples) / local.n_docs
-        # lambda <- (1 - rho) lambda + rho (eta + D/|B| sstats), in place; sstats is zero
-        # outside the minibatch's words
-        lam = state["lam"]
+        # lambda <- (1 - rho) lambda + rho (eta + D/|B| sstats); sstats is zero outside the
+        # minibatch's words. In place, except on the fitted components_ (partial_fit's
+        # first step), which the step copies as it scales them: a failed call keeps them.
         sstats = res.sstats
         sstats *= rho * doc_ratio
-        lam *= 1.0 - rho
+        if state["lam_published"]:
+            lam = np.multiply(state["lam"], 1.0 - rho)
+            state["lam_published"] = False
+        else:
+            lam = state["lam"]
+            lam *= 1.0 - rho
         lam += rho * state["eta"]
         lam[:, words] += sstats
+        state["lam"] = lam
         state["alpha"] = self._learn_alpha(state["alpha"], gamma_b, weight=rho)
         state["n_batch_iter"] += 1
         state["ebeta"] = None
@@ -344,8 +358,16 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         return state["topic_bound"]
 
     def _commit(self, state, kernels):
-        """Publish a finished fit's state as fitted attributes, all at once."""
+        """Publish a finished fit's state as fitted attributes, all at once.
+
+        Raises FloatingPointError, before publishing anything, if lambda, its
+        exp(E[log beta]), the topic ELBO terms or alpha are not all finite.
+        """
         topic_bound = self._topic_bound_of(kernels, state, effective_threads(self.n_jobs))
+        _check_finite(state["lam"], "the topic-word parameters (components_)", kernels)
+        _check_finite(state["ebeta"], "exp(E[log beta]) (exp_dirichlet_component_)", kernels)
+        _check_finite(topic_bound, "the topic ELBO terms", kernels)
+        _check_finite(state["alpha"], "the document-topic prior", kernels)
         self.components_ = state["lam"]
         self._exp_topic_word = state["ebeta"]
         self.exp_dirichlet_component_ = state["ebeta"].T
@@ -354,18 +376,26 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         self.doc_topic_prior_ = self._alpha_public(state["alpha"])
         self.topic_word_prior_ = state["eta"]
         self.n_batch_iter_ = state["n_batch_iter"]
-        self.random_state_ = state["rs"]
+        # never the random_state parameter itself, which a later failed fit draws from
+        self.random_state_ = copy.deepcopy(state["rs"])
         self.backend_ = kernels.name
 
     def _state(self):
+        """The fitted model as a working state: the fitted arrays, never written in place.
+
+        ``lam`` is ``components_`` itself (``lam_published`` tells
+        :meth:`_online_update` to copy it on its first step); the random state
+        is a copy, since drawing advances it.
+        """
         return {
-            "lam": self.components_.copy(),
+            "lam": self.components_,
+            "lam_published": True,
             "ebeta": self._exp_topic_word,
             "topic_bound": self._topic_bound,
             "alpha": self._alpha.copy(),
             "eta": self.topic_word_prior_,
             "n_batch_iter": self.n_batch_iter_,
-            "rs": self.random_state_,
+            "rs": copy.deepcopy(self.random_state_),
         }
 
     def _init_state(self, n_features, dtype, kernels, n_threads):
@@ -374,10 +404,11 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         eta = 1.0 / K if self.topic_word_prior is None else float(self.topic_word_prior)
         lam = rs.gamma(_INIT_SHAPE, _INIT_SCALE, (K, n_features)).astype(dtype, copy=False)
         ebeta, tb = self._topics(kernels, lam, eta, n_threads)
-        return {"lam": lam, "ebeta": ebeta, "topic_bound": tb, "alpha": self._resolve_alpha(),
-                "eta": eta, "n_batch_iter": 1, "rs": rs}
+        return {"lam": lam, "lam_published": False, "ebeta": ebeta, "topic_bound": tb,
+                "alpha": self._resolve_alpha(), "eta": eta, "n_batch_iter": 1, "rs": rs}
 
     # -------------------------------------------------------------- fitting
+    @transactional
     def fit(self, X, y=None):
         """Learn the topics of the document-word matrix X.
 
@@ -397,6 +428,9 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         ------
         ValueError
             Invalid parameters, negative or non-finite counts, empty X.
+        FloatingPointError
+            If a kernel produces NaN or infinite values (the message names
+            the quantity); the previous state is kept.
         """
         self._validate_params()
         X = self._check_X(X, reset=True, whom="LatentDirichletAllocation.fit")
@@ -445,6 +479,7 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
                         res = e_step(kernels, corpus, state["ebeta"], state["alpha"], gamma,
                                      self.max_doc_update_iter, self.mean_change_tol,
                                      n_threads, True)
+                        _check_finite(res.sstats, "the topic-word statistics", kernels)
                         elbo = res.doc_bound.sum() + state["topic_bound"]
                         state["lam"] = np.empty_like(state["lam"])
                         np.add(res.sstats, state["eta"], out=state["lam"])
@@ -452,6 +487,7 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
                         state["n_batch_iter"] += 1
                         state["ebeta"], state["topic_bound"] = self._topics(
                             kernels, state["lam"], state["eta"], n_threads)
+                    _check_finite(elbo, f"the ELBO of pass {i + 1}", kernels)
                     history.append(float(elbo))
                     perp = None
                     if self.evaluate_every > 0 and (i + 1) % self.evaluate_every == 0:
@@ -481,6 +517,8 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
                        self.max_doc_update_iter, self.mean_change_tol, n_threads, False)
                 elbo_final = self._exact_bound(kernels, corpus, state, gamma, n_threads)
                 perp_final = self._perplexity(elbo_final, n_tokens, state)
+            # (bound_ may be NaN or inf on a corpus without tokens, as in scikit-learn)
+            _check_finite(elbo_final, "the final ELBO on the training data", kernels)
 
         self._commit(state, kernels)
         self.n_iter_ = n_iter
@@ -489,6 +527,7 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         self.bound_ = perp_final
         return self
 
+    @transactional
     def partial_fit(self, X, y=None):
         """One stochastic-VI pass over X in minibatches of ``batch_size``.
 
@@ -510,6 +549,12 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         ValueError
             Invalid parameters or data, or a number of features different
             from the first call.
+        FloatingPointError
+            If a kernel produces NaN or infinite values (the message names
+            the quantity).
+
+        If the call raises or is interrupted, the estimator keeps the state it
+        had before it (unfitted if it was).
         """
         first_time = not hasattr(self, "components_")
         if first_time:
@@ -733,3 +778,11 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
     def _n_features_out(self):
         """Number of transformed output features."""
         return self.components_.shape[0]
+
+
+def _check_finite(value, what, kernels):
+    """Raise FloatingPointError naming ``what`` unless every entry of ``value`` is finite."""
+    if not np.all(np.isfinite(value)):
+        raise FloatingPointError(
+            f"LatentDirichletAllocation: {what} became NaN or infinite (kernel backend "
+            f"{kernels.name!r}); the fit is abandoned and the estimator keeps its previous state")

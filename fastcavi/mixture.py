@@ -18,13 +18,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from ._base import transactional
 from .engine import PassMonitor, effective_threads, limit_blas, robbins_monro_rate
 from .kernels import get_backend
 from .models import gmm as G
 
 __all__ = ["BayesianGaussianMixture"]
-
-_FITTED_INPUT_ATTRS = ("n_features_in_", "feature_names_in_")
 
 
 class BayesianGaussianMixture(DensityMixin, BaseEstimator):
@@ -166,6 +165,10 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
         Invalid parameters or data (NaN/inf, fewer samples than components,
         wrong number of features, negative or all-zero ``sample_weight``,
         priors of the wrong shape, non-positive-definite covariance priors).
+    FloatingPointError
+        From ``fit``/``partial_fit`` for NaN or infinite values from the E-step
+        kernel or the bound. A ``fit`` or ``partial_fit`` that raises (or is
+        interrupted) leaves the estimator exactly as it was before the call.
 
     Examples
     --------
@@ -347,6 +350,10 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
                                              log_norm, bool(compute_stats), int(n_threads))
         stats = None
         if compute_stats:
+            for what, value in (("N_k", nk), ("weighted sums of x", sx),
+                                ("weighted second moments", sxx), ("log normaliser sum", s_norm),
+                                ("entropy sum r log r", s_rlogr)):
+                _check_finite(value, f"the E-step kernel's {what}", kernels)
             stats = G.stats_from_kernel(nk, sx, sxx, means.astype(np.float64), ct,
                                         np.finfo(dtype).eps, tied)
         return (stats, float(s_norm), float(s_rlogr), log_resp if want_resp else None,
@@ -418,6 +425,9 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
         ValueError
             Invalid parameters or data, or a covariance that is not positive
             definite during fitting (increase ``reg_covar``).
+        FloatingPointError
+            If the E-step kernel or the lower bound gives NaN or infinite
+            values (the message names the quantity).
         """
         self._fit(X, sample_weight)
         return self
@@ -439,26 +449,9 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
         self._fit(X, sample_weight)
         return self.predict(X)
 
-    def _saved_input_attrs(self):
-        return {a: getattr(self, a) for a in _FITTED_INPUT_ATTRS if hasattr(self, a)}
-
-    def _restore_input_attrs(self, saved):
-        for a in _FITTED_INPUT_ATTRS:
-            if a in saved:
-                setattr(self, a, saved[a])
-            elif hasattr(self, a):
-                delattr(self, a)
-
+    @transactional
     def _fit(self, X, sample_weight):
         self._validate_params()
-        saved = self._saved_input_attrs()
-        try:
-            self._fit_inner(X, sample_weight)
-        except BaseException:
-            self._restore_input_attrs(saved)
-            raise
-
-    def _fit_inner(self, X, sample_weight):
         X, w, w_given = self._validate_fit_data(X, sample_weight, reset=True)
         dtype = X.dtype
         eps = float(np.finfo(dtype).eps)
@@ -500,6 +493,8 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
                                                                n_threads, tied)
                         p = self._m_step(stats, priors, eps)
                         lower_bound, el = self._bounds(stats, s_rlogr, p, priors, eps, d)
+                        _check_finite((lower_bound, el), f"the lower bound of iteration {n_iter}",
+                                      kernels)
                         lbs.append(lower_bound)
                         elbos.append(el)
                         monitor.end_pass(pass_no, el)
@@ -577,6 +572,7 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
         self.backend_ = kernels.name
 
     # ------------------------------------------------------ stochastic VI
+    @transactional
     def partial_fit(self, X, y=None, sample_weight=None):
         """One stochastic-VI step on the minibatch X (Hoffman et al. 2013, Alg. 1).
 
@@ -607,20 +603,13 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
         ValueError
             Invalid parameters or data, or a number of features different from
             the first call.
+        FloatingPointError
+            NaN or infinite values from the E-step kernel or the bound. If the
+            call raises, the estimator keeps its state (unfitted if it was).
         """
         first = not hasattr(self, "_params")
         if first:
             self._validate_params()
-        saved = self._saved_input_attrs()
-        try:
-            self._partial_fit_inner(X, sample_weight, first)
-        except BaseException:
-            self._restore_input_attrs(saved)
-            raise
-        return self
-
-    def _partial_fit_inner(self, X, sample_weight, first):
-        if first:
             X, w, w_given = self._validate_fit_data(X, sample_weight, reset=True)
         else:
             X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False,
@@ -663,6 +652,7 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
             p = G.from_natural(eta, priors, ct)
             lb = G.sklearn_lower_bound(s_rlogr * scale, p, ct, pt, d)
             el = G.elbo(*scaled, s_rlogr * scale, p, priors, ct, pt, eps)
+            _check_finite((lb, el), "the minibatch lower bound", kernels)
         lbs.append(lb)
         elbos.append(el)
         self._commit(p, priors, dtype, kernels, active)
@@ -673,6 +663,7 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
         self.lower_bounds_ = lbs
         self.elbo_ = el
         self.elbo_history_ = elbos
+        return self
 
     # -------------------------------------------------------------- inference
     def _log_resp_norm(self, X, want_resp, want_norm):
@@ -842,6 +833,14 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
                      for m, c, s in zip(means, cov, counts)]
         y = np.concatenate([np.full(int(s), i, dtype=np.int64) for i, s in enumerate(counts)])
         return np.vstack(parts).astype(np.float64, copy=False), y
+
+
+def _check_finite(value, what, kernels):
+    """Raise FloatingPointError naming ``what`` unless every entry of ``value`` is finite."""
+    if not np.all(np.isfinite(value)):
+        raise FloatingPointError(
+            f"BayesianGaussianMixture: {what} became NaN or infinite (kernel backend "
+            f"{kernels.name!r}); the fit is abandoned and the estimator keeps its previous state")
 
 
 def _copy_params(p):

@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ import scipy.io
 import scipy.sparse as sp
 
 import fastcavi
+from fastcavi import cli
 from fastcavi.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -389,6 +391,150 @@ def test_keyboard_interrupt_leaves_no_output(tmp_path, monkeypatch):
     assert status == 130
     assert stderr.splitlines() == ["fastcavi: interrupted"]
     assert_clean(tmp_path, out_dir)
+
+
+# --------------------------------------------------------------------------
+# The output swap: an interrupt at any step keeps the old results or the new
+# --------------------------------------------------------------------------
+
+
+class FailOnCall:
+    """Wrap ``function`` so that its ``at``-th call (and, with ``repeat``, every later
+    one) raises ``error`` instead of running; ``at=None`` only counts."""
+
+    def __init__(self, function, at=None, error=KeyboardInterrupt, repeat=False):
+        self.function, self.at, self.error, self.repeat, self.calls = (
+            function, at, error, repeat, 0)
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        if self.at is not None and (self.calls == self.at or self.repeat and self.calls > self.at):
+            raise self.error()
+        return self.function(*args, **kwargs)
+
+
+def folder_bytes(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def hidden(parent):
+    return sorted(p.name for p in parent.iterdir() if p.name.startswith("."))
+
+
+def fake_writer(contents, fail=None):
+    """A ``write_files`` that writes ``contents`` file by file, each through ``fail``."""
+    def write(folder):
+        for name, data in contents.items():
+            (fail or (lambda f: f()))(lambda: (folder / name).write_bytes(data))
+    return write
+
+
+#: the calls of the swap that a test makes fail, with the functions they wrap
+ORIGINALS = {"os.replace": os.replace, "shutil.rmtree": shutil.rmtree, "mkdir": Path.mkdir,
+             "open": open}
+
+
+def patch_step(mp, step, fault):
+    """Route the calls of ``step`` through ``fault`` (a FailOnCall of the original)."""
+    if step == "os.replace":
+        mp.setattr(os, "replace", fault)
+    elif step == "shutil.rmtree":
+        mp.setattr(shutil, "rmtree", fault)
+    elif step == "mkdir":
+        mp.setattr(Path, "mkdir", lambda self, *a, **k: fault(self, *a, **k))
+    else:  # the writer's files: cli.open shadows the builtin
+        mp.setattr(cli, "open", fault, raising=False)
+
+
+@pytest.mark.parametrize("existing", [True, False], ids=["rerun", "first-run"])
+@pytest.mark.parametrize("step, error", [
+    ("writer", KeyboardInterrupt), ("writer", OSError), ("mkdir", KeyboardInterrupt),
+    ("mkdir", OSError), ("os.replace", KeyboardInterrupt), ("os.replace", OSError),
+    ("shutil.rmtree", KeyboardInterrupt)])  # rmtree(ignore_errors=True) raises no OSError
+def test_write_output_interrupted_at_every_call_keeps_old_or_new(tmp_path, monkeypatch, step,
+                                                                 error, existing):
+    """cli._write_output (shared by fastcavi lda and fastcavi gmm): whichever call of
+    the step fails, output holds exactly the old files or exactly the new ones, and no
+    temporary or backup folder is left."""
+    old = {"topics.txt": b"old topics\n", "summary.json": b"{}\n"}
+    new = {"topics.txt": b"new topics\n", "summary.json": b'{"new": 1}\n',
+           "doc_topic.csv": b"document\n"}
+    out = tmp_path / "out"
+
+    def run(at):
+        shutil.rmtree(out, ignore_errors=True)
+        if existing:
+            out.mkdir()
+            for name, data in old.items():
+                (out / name).write_bytes(data)
+        with monkeypatch.context() as mp:
+            if step == "writer":
+                fault = FailOnCall(lambda f: f(), at, error)
+                writer = fake_writer(new, fault)
+            else:
+                fault = FailOnCall(ORIGINALS[step], at, error)
+                patch_step(mp, step, fault)
+                writer = fake_writer(new)
+            try:
+                cli._write_output(out, writer)
+            except (KeyboardInterrupt, cli.UsageError) as exc:
+                return fault.calls, exc
+        return fault.calls, None
+
+    n_calls, raised = run(None)
+    assert raised is None and folder_bytes(out) == new and n_calls > 0
+    for at in range(1, n_calls + 1):
+        _, raised = run(at)
+        assert isinstance(raised, KeyboardInterrupt if error is KeyboardInterrupt
+                          else cli.UsageError), (step, at, raised)
+        state = folder_bytes(out) if out.exists() else None
+        assert state in ((old if existing else None), new), (step, at, state)
+        assert hidden(tmp_path) == [], (step, at)
+
+
+def test_write_output_double_failure_never_deletes_the_old_results(tmp_path, monkeypatch,
+                                                                   capsys):
+    """The swap fails, and so does putting the old results back: they stay in the backup
+    folder, whose path is printed; nothing else is left."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "topics.txt").write_text("old\n")
+    monkeypatch.setattr(os, "replace", FailOnCall(os.replace, 2, repeat=True))
+    with pytest.raises(KeyboardInterrupt):
+        cli._write_output(out, fake_writer({"topics.txt": b"new\n"}))
+    assert not out.exists()
+    (backup,) = [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert (backup / "topics.txt").read_text() == "old\n"
+    assert f"previous contents of {out.absolute()} are in {backup}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("step", ["os.replace", "shutil.rmtree", "open"])
+def test_lda_rerun_interrupted_at_every_call_keeps_old_or_new(tmp_path, monkeypatch, step):
+    """Issue 9: `fastcavi lda -o out` twice, the second run interrupted at each call of
+    os.replace, shutil.rmtree or the writer's open(): out holds all five files of one
+    run, the first (byte for byte) or the second; no hidden folder is left."""
+    inp = write_npz(tmp_path, small_counts())
+    out = tmp_path / "out"
+    first = ["lda", inp, "-k", "3", "--max-iter", "2", "-q", "-o", out]
+    second = ["lda", inp, "-k", "4", "--max-iter", "2", "-q", "-o", out]
+    assert run_cli(first)[0] == 0  # count the calls of an uninterrupted rerun
+    counter = FailOnCall(ORIGINALS[step])
+    with monkeypatch.context() as mp:
+        patch_step(mp, step, counter)
+        assert run_cli(second)[0] == 0
+    assert counter.calls >= {"os.replace": 2, "shutil.rmtree": 2, "open": 4}[step]
+    for at in range(1, counter.calls + 1):
+        assert run_cli(first)[0] == 0
+        old = folder_bytes(out)
+        with monkeypatch.context() as mp:
+            patch_step(mp, step, FailOnCall(ORIGINALS[step], at))
+            status, _, err = run_cli(second)
+        assert status == 130 and err.splitlines()[-1] == "fastcavi: interrupted", (at, err)
+        assert hidden(tmp_path) == [], at
+        if step == "os.replace" and at == 2:  # the issue's case: the rename of the new folder
+            assert folder_bytes(out) == old
+        if folder_bytes(out) != old:
+            assert read_outputs(out)["summary"]["parameters"]["n_components"] == 4, at
 
 
 def test_missing_command_and_help():

@@ -4,6 +4,7 @@ import contextlib
 import csv
 import io
 import json
+import os
 
 import numpy as np
 import pytest
@@ -146,3 +147,32 @@ def test_existing_output_is_kept_on_failure_and_foreign_folder_refused(tmp_path)
     status, _, err = run_cli(["gmm", "-k", "2", "--max-iter", "2", "-q", "-o", out_dir])
     assert status == 2 and "holds files fastcavi did not write (mine.txt)" in err
     assert (out_dir / "mine.txt").read_text() == "keep me"
+
+
+def test_rerun_interrupted_at_each_rename_keeps_old_or_new(tmp_path, monkeypatch):
+    """fastcavi gmm swaps its output folder in with fastcavi lda's helper: an interrupt at
+    either rename of a rerun leaves the complete old results or the complete new ones."""
+    out_dir = tmp_path / "out"
+    first = ["gmm", "-k", "2", "--max-iter", "3", "-q", "-o", out_dir]
+    second = ["gmm", "-k", "3", "--max-iter", "3", "-q", "-o", out_dir]
+    real_replace = os.replace
+    for at in (1, 2):
+        assert run_cli(first)[0] == 0
+        old = {p.name: p.read_bytes() for p in out_dir.iterdir()}
+        calls = {"n": 0}
+
+        def replace(src, dst):
+            calls["n"] += 1
+            if calls["n"] == at:
+                raise KeyboardInterrupt
+            return real_replace(src, dst)
+
+        with monkeypatch.context() as mp:
+            mp.setattr(os, "replace", replace)
+            status, _, err = run_cli(second)
+        assert status == 130 and "interrupted" in err
+        assert {p.name: p.read_bytes() for p in out_dir.iterdir()} == old, at
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert run_cli(second)[0] == 0
+    summary, _, _ = read_outputs(out_dir, 1797, 61)
+    assert summary["parameters"]["estimator"]["n_components"] == 3
