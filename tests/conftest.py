@@ -170,3 +170,37 @@ def with_simd(family, variant, fn):
         return fn()
     finally:
         ext._set_simd(previous)
+
+
+# --------------------------------------------------------------------------
+# The project's shared data (../shared/data beside the clone)
+# --------------------------------------------------------------------------
+
+REPO_ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def shared_data(*parts):
+    """Path of the project's shared data folder, or of ``parts`` inside it.
+
+    The folder is ``FASTCAVI_SHARED_DATA`` if set, else ``<repo root>/../shared/data``.
+    When the path does not exist the test is skipped, with the place looked at
+    as the reason; it fails instead when ``FASTCAVI_REQUIRE_SHARED_DATA`` is
+    set (.ci/run sets both when the data is there, so CI cannot skip these).
+    """
+    from pathlib import Path
+
+    base = os.environ.get("FASTCAVI_SHARED_DATA")
+    path = (Path(base) if base else REPO_ROOT.parent / "shared" / "data").joinpath(*parts)
+    if not path.exists():
+        where = ("FASTCAVI_SHARED_DATA" if base else "<repo root>/../shared/data")
+        msg = f"shared data not found at {path} (from {where})"
+        if os.environ.get("FASTCAVI_REQUIRE_SHARED_DATA"):
+            pytest.fail(f"{msg}, and FASTCAVI_REQUIRE_SHARED_DATA is set")
+        pytest.skip(f"{msg}; set FASTCAVI_SHARED_DATA to run this test")
+    return path
+
+
+@pytest.fixture(scope="session")
+def newsgroups_dir():
+    """The shared 20 Newsgroups counts folder (skips, or fails, as shared_data does)."""
+    return shared_data("20newsgroups")

@@ -37,15 +37,9 @@ def lda_corpus(n_docs=150, n_words=60, n_topics=4, doc_len=60, alpha=0.2, eta=0.
     return sp.csr_matrix(X), beta
 
 
-DATA = __import__("pathlib").Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
 @pytest.fixture(scope="module")
-def newsgroups_train():
-    path = DATA / "20newsgroups" / "train_counts.npz"
-    if not path.exists():
-        pytest.skip(f"shared data not found at {path} (only in the project checkout)")
-    return sp.load_npz(path).astype(np.float64)
+def newsgroups_train(newsgroups_dir):
+    return sp.load_npz(newsgroups_dir / "train_counts.npz").astype(np.float64)
 
 
 @pytest.fixture(scope="module")
