@@ -9,6 +9,10 @@ from fastcavi.kernels import available_backends, get_backend
 
 #: backends compared against the NumPy reference
 FAST_BACKENDS = ("numba", "cython")
+#: every backend, whether or not it imports here: a test parametrised over these
+#: gets each through require_backend, which fails (rather than narrowing the
+#: list, as available_backends() would) when one that should be built is missing
+BACKENDS = ("numpy",) + FAST_BACKENDS
 
 
 def require_backend(name, model="lda"):

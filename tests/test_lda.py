@@ -16,12 +16,7 @@ import fastcavi.kernels.reference as reference
 from fastcavi import LatentDirichletAllocation
 from fastcavi.models.lda import update_dirichlet_prior
 
-from conftest import FAST_BACKENDS, require_backend
-
-# every backend, whether or not it imports here: a test parametrised by a
-# backend calls require_backend, which fails (not narrows the list) when a
-# backend that should be built is missing
-BACKENDS = ("numpy",) + FAST_BACKENDS
+from conftest import BACKENDS, FAST_BACKENDS, require_backend
 
 
 def lda_corpus(n_docs=150, n_words=60, n_topics=4, doc_len=60, alpha=0.2, eta=0.1, seed=0):
