@@ -316,9 +316,9 @@ cdef extern from * nogil:
 
     #if FC_GNU_VECTORS
     /* V: vector type, L lanes; up to 8 vectors of acc live in registers per
-       pass over the words. The last vector of a row may overlap the one
-       before it (offset K - L): the overlapping lanes repeat exactly the same
-       operations, so storing them twice is harmless. */
+       pass over the words. The last vector of a row may overlap the one before
+       it (offset K - L), so it never sits alone in a block: both load acc before
+       either stores, the overlap repeats the same operations, stored twice. */
     #define FC_DEFINE_SIMD(T, S, V, L, ATTR, SFX, RED4)                            \\
     ATTR static inline V fc_ld_##S##SFX(const T *p) {                              \\
         V v; memcpy(&v, p, sizeof v); return v; }                                  \\
@@ -359,7 +359,7 @@ cdef extern from * nogil:
         if (K < L) { fc_gatherc_scalar_##S(rows, coef, n, K, acc, cont); return; } \\
         nvec = (K + L - 1) / L;                                                    \\
         for (v = 0; v < nvec; v += m) {                                            \\
-            m = nvec - v < 8 ? (int)(nvec - v) : 8;                                \\
+            m = nvec - v <= 8 ? (int)(nvec - v) : (nvec - v == 9 ? 7 : 8);         \\
             for (i = 0; i < m; ++i)                                                \\
                 off[i] = (v + i) * L < K - L ? (v + i) * L : K - L;                \\
             switch (m) {                                                           \\

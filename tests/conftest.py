@@ -9,6 +9,10 @@ from fastcavi.kernels import available_backends, get_backend
 
 #: backends compared against the NumPy reference
 FAST_BACKENDS = ("numba", "cython")
+#: every backend, whether or not it imports here: a test parametrised over these
+#: gets each through require_backend, which fails (rather than narrowing the
+#: list, as available_backends() would) when one that should be built is missing
+BACKENDS = ("numpy",) + FAST_BACKENDS
 
 
 def require_backend(name, model="lda"):
@@ -89,3 +93,118 @@ def assert_state_equal(before, after, path="vars()"):
         assert_state_equal(vars(before), vars(after), f"{path}.__dict__")
     else:
         assert before == after, f"{path}: {before!r} became {after!r}"
+
+
+# --------------------------------------------------------------------------
+# SIMD variants of the Cython kernels
+# --------------------------------------------------------------------------
+
+#: every SIMD variant of each Cython model family, with the x86 CPU features it
+#: needs (as /proc/cpuinfo spells them; the checks the extensions make at
+#: import). The vector math of fastcavi._ext._lda (digamma, exp, lgamma) is
+#: the "lda" family's. fastcavi._ext._regression has no variants (it calls BLAS).
+SIMD_VARIANTS = {
+    "lda": {"scalar": (), "generic": (), "avx2": ("avx2",),
+            "avx512": ("avx2", "avx512f", "avx512dq")},
+    "gmm": {"generic": (), "avx2": ("avx2",), "avx512": ("avx512f",)},
+    "spikeslab": {"generic": (), "avx2": ("avx2",)},
+}
+
+
+def cpu_flags():
+    """The CPU's feature flags: a set of names, or None where they cannot be read."""
+    import platform
+
+    if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686", "x86"):
+        return set()  # no x86 features at all
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return None
+
+
+def simd_module(family):
+    """The compiled module of one family (fails, or skips, as require_backend does)."""
+    import importlib
+
+    require_backend("cython", family)
+    return importlib.import_module(f"fastcavi._ext._{family}")
+
+
+def require_simd(family, variant):
+    """Skip, naming the variant and the missing features, when this CPU cannot run it.
+
+    The decision comes from the CPU's flags, not from the extension, so an
+    extension that refuses a variant the CPU has fails the test instead of
+    skipping it. (Where the flags cannot be read, the extension's own check
+    decides.)
+    """
+    needed = SIMD_VARIANTS[family][variant]
+    flags = cpu_flags()
+    if flags is None:
+        ext = simd_module(family)
+        try:
+            previous = ext._set_simd(variant)
+        except ValueError:
+            pytest.skip(f"{family} SIMD variant {variant!r}: the extension reports this CPU "
+                        "cannot run it (its feature flags are not readable here)")
+        ext._set_simd(previous)
+        return
+    missing = [f for f in needed if f not in flags]
+    if missing:
+        pytest.skip(f"{family} SIMD variant {variant!r} needs {', '.join(missing)}, "
+                    "which this CPU lacks")
+
+
+def with_simd(family, variant, fn):
+    """``fn()`` run with one SIMD variant selected, then the previous one restored.
+
+    Skips (see :func:`require_simd`) when the CPU lacks the variant; an
+    extension that refuses a variant the CPU has raises ValueError.
+    """
+    require_simd(family, variant)
+    ext = simd_module(family)
+    previous = ext._set_simd(variant)
+    try:
+        assert ext.simd_variant() == variant
+        return fn()
+    finally:
+        ext._set_simd(previous)
+
+
+# --------------------------------------------------------------------------
+# The project's shared data (../shared/data beside the clone)
+# --------------------------------------------------------------------------
+
+REPO_ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def shared_data(*parts):
+    """Path of the project's shared data folder, or of ``parts`` inside it.
+
+    The folder is ``FASTCAVI_SHARED_DATA`` if set, else ``<repo root>/../shared/data``.
+    When the path does not exist the test is skipped, with the place looked at
+    as the reason; it fails instead when ``FASTCAVI_REQUIRE_SHARED_DATA`` is
+    set (.ci/run sets both when the data is there, so CI cannot skip these).
+    """
+    from pathlib import Path
+
+    base = os.environ.get("FASTCAVI_SHARED_DATA")
+    path = (Path(base) if base else REPO_ROOT.parent / "shared" / "data").joinpath(*parts)
+    if not path.exists():
+        where = ("FASTCAVI_SHARED_DATA" if base else "<repo root>/../shared/data")
+        msg = f"shared data not found at {path} (from {where})"
+        if os.environ.get("FASTCAVI_REQUIRE_SHARED_DATA"):
+            pytest.fail(f"{msg}, and FASTCAVI_REQUIRE_SHARED_DATA is set")
+        pytest.skip(f"{msg}; set FASTCAVI_SHARED_DATA to run this test")
+    return path
+
+
+@pytest.fixture(scope="session")
+def newsgroups_dir():
+    """The shared 20 Newsgroups counts folder (skips, or fails, as shared_data does)."""
+    return shared_data("20newsgroups")

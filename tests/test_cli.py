@@ -20,7 +20,6 @@ from fastcavi import cli
 from fastcavi.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
-NG_DIR = (ROOT / ".." / "shared" / "data" / "20newsgroups").resolve()
 OUTPUT_FILES = {"topics.txt", "topic_word.npz", "vocabulary.txt", "doc_topic.csv",
                 "summary.json"}
 
@@ -262,19 +261,18 @@ def test_text_folder_and_mtx(tmp_path):
     assert read_outputs(tmp_path / "out2")["vocab"] == [f"w{j}" for j in range(6)]
 
 
-@pytest.mark.skipif(not NG_DIR.is_dir(), reason=f"shared 20newsgroups data not present at {NG_DIR}")
-def test_20newsgroups_counts(tmp_path):
+def test_20newsgroups_counts(tmp_path, newsgroups_dir):
     out_dir = tmp_path / "out"
     status, stdout, err = run_cli(
-        ["lda", NG_DIR / "test_counts.npz", "--vocab", NG_DIR / "vocab.txt", "-k", "5",
-         "--max-iter", "1", "-q", "-o", out_dir])
+        ["lda", newsgroups_dir / "test_counts.npz", "--vocab", newsgroups_dir / "vocab.txt",
+         "-k", "5", "--max-iter", "1", "-q", "-o", out_dir])
     assert status == 0, err
     r = read_outputs(out_dir)
     s = r["summary"]
     assert s["corpus"]["n_documents"] == 7505 and s["corpus"]["n_words"] == 61188
     assert s["corpus"]["n_test_documents"] == 750
     assert r["theta"].shape == (7505 - 750, 5)
-    assert r["vocab"] == (NG_DIR / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    assert r["vocab"] == (newsgroups_dir / "vocab.txt").read_text(encoding="utf-8").splitlines()
     assert 1 < s["results"]["heldout_perplexity"] < 61188
     assert "held-out perplexity" in stdout
 

@@ -22,11 +22,6 @@ from fastcavi.datasets import (
     load_uci_bow,
 )
 
-NG_DIR = Path(__file__).resolve().parent.parent / ".." / "shared" / "data" / "20newsgroups"
-needs_20ng = pytest.mark.skipif(
-    not NG_DIR.is_dir(), reason=f"shared 20newsgroups data not present at {NG_DIR.resolve()}"
-)
-
 # A small corpus with a repeated (doc, word) free layout, an empty document
 # (row 2) and an unused term (column 4).
 DENSE = np.array(
@@ -264,9 +259,8 @@ def test_sotu_options(sotu_corpora):
 # --------------------------------------------------------------------------
 
 
-@needs_20ng
-def test_20newsgroups_train_and_test():
-    tr = load_20newsgroups_counts(NG_DIR, subset="train")
+def test_20newsgroups_train_and_test(newsgroups_dir):
+    tr = load_20newsgroups_counts(newsgroups_dir, subset="train")
     assert tr.X.shape == (11269, 61188) and tr.X.dtype == np.float64 and tr.X.format == "csr"
     assert tr.X.nnz == 1_467_345 and tr.n_tokens == 2_765_300
     assert tr.vocabulary.shape == (61188,)
@@ -274,16 +268,15 @@ def test_20newsgroups_train_and_test():
     assert len(tr.target_names) == 20 and tr.target_names[0] == "alt.atheism"
     assert tr.documents[:2] == ["train:0", "train:1"]
     assert "LGPL" in tr.description
-    te = load_20newsgroups_counts(str(NG_DIR), subset="test")
+    te = load_20newsgroups_counts(str(newsgroups_dir), subset="test")
     assert te.X.shape == (7505, 61188) and te.n_tokens == 1_796_919
-    al = load_20newsgroups_counts(NG_DIR, subset="all")
+    al = load_20newsgroups_counts(newsgroups_dir, subset="all")
     assert al.X.shape == (11269 + 7505, 61188)
     assert (al.X[11269:] != te.X).nnz == 0
     np.testing.assert_array_equal(al.target, np.concatenate([tr.target, te.target]))
 
 
-@needs_20ng
-def test_20newsgroups_default_path_from_other_cwd(tmp_path, monkeypatch):
+def test_20newsgroups_default_path_from_other_cwd(tmp_path, monkeypatch, newsgroups_dir):
     # the project root is the folder holding the fastcavi package, however deep
     # fastcavi.datasets sits inside it
     pkg_root = Path(fastcavi.__file__).resolve().parent.parent

@@ -17,7 +17,7 @@ from scipy.special import digamma, logsumexp
 from fastcavi.kernels import get_backend
 from fastcavi.kernels.reference_gmm import COV_TYPES, chunk_bounds
 
-from conftest import require_backend
+from conftest import SIMD_VARIANTS, require_backend, simd_module, with_simd
 
 FAST = ("numba", "cython")
 
@@ -278,36 +278,55 @@ def test_chunk_bounds_depend_on_n_only():
     assert len(chunk_bounds(200_000)) - 1 > 8
 
 
-def test_cython_simd_variants_match_reference_and_each_other():
-    require_backend("cython", "gmm")
-    import fastcavi._ext._gmm as ext
+GMM_VARIANTS = tuple(SIMD_VARIANTS["gmm"])
+#: components and features below, at and past the 8-lane tiles; n = 777 is six
+#: blocks of 128 samples and a tail of 9 (not a multiple of the 8 sample lanes)
+SIMD_COMPONENTS = (1, 3, 7, 8, 9, 16, 17, 50)
+SIMD_FEATURES = (1, 7, 9, 16)
 
-    assert isinstance(ext.OPENMP_ENABLED, bool)
-    variants = ext.simd_variants()
-    assert ext.simd_variant() in variants
+
+def simd_problems(cov_type, dtype):
+    for K in SIMD_COMPONENTS:
+        for d in SIMD_FEATURES:
+            rng = np.random.default_rng(100 * K + d)
+            yield (K, d), make_problem(rng, 777, d, K, cov_type, dtype, weighted=(K + d) % 2 == 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+@pytest.mark.parametrize("variant", GMM_VARIANTS)
+def test_cython_simd_variant_matches_reference(variant, cov_type, dtype):
+    """Each variant against the NumPy reference at every (K, d) above, with the
+    tolerances of test_fast_backend_matches_reference."""
+    assert isinstance(simd_module("gmm").OPENMP_ENABLED, bool)
+    backend = require_backend("cython", "gmm")
     ref = get_backend("numpy", "gmm")
-    backend = get_backend("cython", "gmm")
-    previous = ext.simd_variant()
-    try:
-        for cov_type in COV_TYPES:
-            problem = make_problem(np.random.default_rng(8), 777, 11, 3, cov_type)
-            want = run(ref, problem, cov_type)
-            first = None
-            for variant in variants:
-                ext._set_simd(variant)
-                got = run(backend, problem, cov_type, n_threads=2)
-                for a, b in zip(got[1:], want[1:]):
-                    assert_close(a, b, 1e-10)
-                # same operations in the same order whatever the vector width
-                if first is None:
-                    first = got
-                assert got[0] == first[0]
-                for a, b in zip(got[1:], first[1:]):
-                    np.testing.assert_array_equal(a, b)
-        with pytest.raises(ValueError, match="SIMD variant"):
-            ext._set_simd("sse9")
-    finally:
-        ext._set_simd(previous)
+    out_rtol = 1e-10 if dtype == np.float64 else 2e-6
+    for (K, d), problem in simd_problems(cov_type, dtype):
+        want = run(ref, problem, cov_type)
+        got = with_simd("gmm", variant, lambda: run(backend, problem, cov_type))
+        where = f"{variant}, K={K}, d={d}"
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-10,
+                                   atol=1e-10 * max(abs(want[0][0]), 1.0), err_msg=where)
+        for a, b in zip(got[1:4], want[1:4]):
+            assert_close(a, b, 1e-10)
+        assert_close(got[4], want[4], out_rtol)
+        assert_close(got[5], want[5], out_rtol)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+@pytest.mark.parametrize("variant", [v for v in GMM_VARIANTS if v != "generic"])
+def test_cython_simd_variants_are_bit_identical(variant, cov_type, dtype):
+    """Same operations in the same order whatever the vector width (csrc/_gmm.pyx):
+    every output equals generic's bits, on 2 threads too."""
+    backend = require_backend("cython", "gmm")
+    for (K, d), problem in simd_problems(cov_type, dtype):
+        want = with_simd("gmm", "generic", lambda: run(backend, problem, cov_type))
+        got = with_simd("gmm", variant, lambda: run(backend, problem, cov_type, n_threads=2))
+        assert got[0] == want[0], (K, d)
+        for a, b in zip(got[1:], want[1:]):
+            np.testing.assert_array_equal(a, b, err_msg=f"K={K}, d={d}")
 
 
 @pytest.mark.parametrize("name", ("numpy",) + FAST)

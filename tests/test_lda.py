@@ -14,11 +14,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import fastcavi.kernels.reference as reference
 from fastcavi import LatentDirichletAllocation
-from fastcavi.kernels import available_backends
 from fastcavi.models.lda import update_dirichlet_prior
 
-BACKENDS = available_backends()
-FAST_BACKENDS = [b for b in BACKENDS if b != "numpy"]
+from conftest import BACKENDS, FAST_BACKENDS, require_backend
 
 
 def lda_corpus(n_docs=150, n_words=60, n_topics=4, doc_len=60, alpha=0.2, eta=0.1, seed=0):
@@ -34,15 +32,9 @@ def lda_corpus(n_docs=150, n_words=60, n_topics=4, doc_len=60, alpha=0.2, eta=0.
     return sp.csr_matrix(X), beta
 
 
-DATA = __import__("pathlib").Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
 @pytest.fixture(scope="module")
-def newsgroups_train():
-    path = DATA / "20newsgroups" / "train_counts.npz"
-    if not path.exists():
-        pytest.skip(f"shared data not found at {path} (only in the project checkout)")
-    return sp.load_npz(path).astype(np.float64)
+def newsgroups_train(newsgroups_dir):
+    return sp.load_npz(newsgroups_dir / "train_counts.npz").astype(np.float64)
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +86,7 @@ def test_agrees_with_sklearn(corpus, backend, learning_method):
     entries: perplexity and score agree to 1e-6 relative, components_ to 1e-6
     relative on the entries that carry the topics (>= 1 expected count) and to
     1e-6 of the largest entry everywhere."""
+    require_backend(backend)
     kw = dict(n_components=5, max_iter=5, random_state=1, learning_method=learning_method,
               batch_size=40, total_samples=300, n_jobs=1)
     sk = SkLDA(**kw).fit(corpus)
@@ -155,6 +148,7 @@ def test_agrees_with_sklearn_on_20newsgroups(newsgroups_train):
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("learn_prior", [False, "symmetric", "asymmetric"])
 def test_elbo_never_decreases(corpus, backend, learn_prior):
+    require_backend(backend)
     lda = LatentDirichletAllocation(n_components=5, max_iter=12, random_state=0,
                                     backend=backend, learn_doc_topic_prior=learn_prior,
                                     e_step_init="warm")
@@ -193,15 +187,15 @@ def full_elbo(X, gamma, lam, alpha, eta):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_kernel_elbo_is_the_lda_elbo(corpus, backend):
-    from fastcavi.kernels import get_backend
     from fastcavi.models.lda import CsrCorpus, e_step
+
+    kern = require_backend(backend)
 
     rng = np.random.default_rng(5)
     K, V = 3, corpus.shape[1]
     lam = rng.gamma(2.0, 1.0, (K, V))
     gamma = rng.gamma(2.0, 1.0, (corpus.shape[0], K))
     alpha, eta = np.array([0.1, 0.3, 0.2]), 0.05
-    kern = get_backend(backend)
     ebeta = np.empty((V, K))
     topic_bound = kern.exp_dirichlet_expectation_T(lam, eta, ebeta, True, 1)
     g = gamma.copy()
@@ -267,6 +261,7 @@ def test_learned_prior_attribute_shapes(corpus):
 # ------------------------------------------------------ scikit-learn contracts
 @parametrize_with_checks([LatentDirichletAllocation(backend=b) for b in FAST_BACKENDS])
 def test_sklearn_estimator_checks(estimator, check):
+    require_backend(estimator.backend)
     check(estimator)
 
 
@@ -401,6 +396,8 @@ def test_same_seed_is_bit_identical_and_threads_agree(corpus, backend):
 
 
 def test_backends_agree(corpus):
+    for b in BACKENDS:
+        require_backend(b)
     fits = {b: LatentDirichletAllocation(n_components=4, max_iter=4, random_state=2,
                                          backend=b).fit(corpus) for b in BACKENDS}
     ref = fits["numpy"]

@@ -13,9 +13,8 @@ import scipy.sparse as sp
 from sklearn.decomposition import LatentDirichletAllocation as SkLDA
 
 from fastcavi import LatentDirichletAllocation
-from fastcavi.kernels import available_backends
 
-BACKENDS = available_backends()
+from conftest import BACKENDS, require_backend
 # 0 / 0 and x / 0 in the perplexity warn in scikit-learn and here alike (and
 # scikit-learn's stopping rule computes inf - inf)
 pytestmark = pytest.mark.filterwarnings("ignore:.*encountered in scalar:RuntimeWarning")
@@ -42,6 +41,7 @@ def assert_same_model(fc, sk, X):
 @pytest.mark.parametrize("to_container", [np.asarray, sp.csr_matrix])
 def test_all_zero_corpus_fits_as_sklearn(backend, learning_method, expected_bound,
                                          to_container):
+    require_backend(backend)
     X = to_container(ZERO)
     kw = dict(n_components=3, max_iter=4, learning_method=learning_method, batch_size=4,
               evaluate_every=2, random_state=0)
@@ -55,6 +55,7 @@ def test_all_zero_corpus_fits_as_sklearn(backend, learning_method, expected_boun
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_partial_fit_on_all_zero_corpus_as_sklearn(backend):
+    require_backend(backend)
     kw = dict(n_components=3, total_samples=12, batch_size=4, random_state=0)
     sk, fc = SkLDA(**kw), LatentDirichletAllocation(**kw, backend=backend)
     for _ in range(2):
@@ -89,6 +90,7 @@ def corpus_with_gaps(seed=0):
 def test_batch_fit_with_empty_documents_and_unused_words_as_sklearn(backend):
     """The online case is test_lda_online.py::test_online_fit_and_partial_fit_follow_sklearn;
     tolerances as in test_lda.py::test_agrees_with_sklearn (digamma truncation in scikit-learn)."""
+    require_backend(backend)
     X = corpus_with_gaps()
     kw = dict(n_components=4, max_iter=5, evaluate_every=2, random_state=1)
     sk = SkLDA(**kw).fit(X)

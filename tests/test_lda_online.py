@@ -8,10 +8,9 @@ import scipy.sparse as sp
 from sklearn.decomposition import LatentDirichletAllocation as SkLDA
 
 from fastcavi import LatentDirichletAllocation
-from fastcavi.kernels import available_backends, get_backend
 from fastcavi.models.lda import CsrCorpus, exp_topic_word_columns
 
-BACKENDS = available_backends()
+from conftest import BACKENDS, require_backend
 
 
 def full_ebeta(kernels, lam):
@@ -24,7 +23,7 @@ def full_ebeta(kernels, lam):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("n_used", [0, 1, 17, 39, 40])
 def test_columns_equal_full_expectation(backend, dtype, n_used):
-    kernels = get_backend(backend)
+    kernels = require_backend(backend)
     rng = np.random.default_rng(n_used)
     lam = rng.gamma(0.5, 3.0, size=(7, 40)).astype(dtype) + dtype(1e-3)
     words = np.sort(rng.choice(40, size=n_used, replace=False)).astype(np.int64)
@@ -58,6 +57,7 @@ def corpus_with_rare_words(seed=0):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_online_fit_and_partial_fit_follow_sklearn(backend):
+    kernels = require_backend(backend)
     X = corpus_with_rare_words()
     kw = dict(n_components=5, learning_method="online", batch_size=8, max_iter=3,
               random_state=1)
@@ -74,4 +74,4 @@ def test_online_fit_and_partial_fit_follow_sklearn(backend):
     np.testing.assert_allclose(fc.components_, sk.components_, rtol=0, atol=1e-6 * scale)
     # the published expectations are those of the final lambda, over all words
     np.testing.assert_allclose(fc.exp_dirichlet_component_,
-                               full_ebeta(get_backend(backend), fc.components_).T, rtol=1e-12)
+                               full_ebeta(kernels, fc.components_).T, rtol=1e-12)

@@ -8,6 +8,8 @@ from scipy.special import digamma as scipy_digamma
 
 from fastcavi.kernels import special
 
+from conftest import SIMD_VARIANTS, with_simd
+
 #: documented accuracy of both implementations (relative, against SciPy)
 RTOL = 1e-13
 
@@ -104,17 +106,22 @@ def test_special_arguments(cython_ext, x, expected):
 EPS = np.finfo(np.float64).eps
 
 
-def _each_variant(ext, fn):
-    """{variant name: fn()} with each SIMD variant selected in turn."""
-    default = ext.simd_variant()
-    try:
-        out = {}
-        for name in ext.simd_variants():
-            ext._set_simd(name)
-            out[name] = fn()
-        return out
-    finally:
-        ext._set_simd(default)
+LDA_VARIANTS = tuple(SIMD_VARIANTS["lda"])
+#: the vector variants, claimed bit-identical to each other (csrc/_lda.pyx)
+VECTOR_VARIANTS = ("generic", "avx2", "avx512")
+each_variant = pytest.mark.parametrize("variant", LDA_VARIANTS)
+
+
+def _math(ext, variant, name, x):
+    """``ext._vector_math(name, x)`` with ``variant`` selected (skips if the CPU lacks it)."""
+    return with_simd("lda", variant, lambda: ext._vector_math(name, x))
+
+
+def _assert_bits_of_generic(ext, variant, name, x, got):
+    """The vector variants return generic's bits; "scalar" is not held to them."""
+    if variant in VECTOR_VARIANTS and variant != "generic":
+        want = _math(ext, "generic", name, x)
+        assert np.array_equal(np.asarray(got), np.asarray(want)), (variant, name)
 
 
 def _exp_grid():
@@ -130,31 +137,35 @@ def _exp_grid():
     return np.concatenate(parts)
 
 
-def test_vector_exp_matches_numpy(cython_ext):
+@each_variant
+def test_vector_exp_matches_numpy(cython_ext, variant):
     x = _exp_grid()
     with np.errstate(over="ignore"):
         want = np.exp(x)
     normal = (want >= np.finfo(np.float64).tiny) & np.isfinite(want)
-    for name, got in _each_variant(cython_ext, lambda: cython_ext._vector_math("exp", x)).items():
-        ulps = np.abs(got[normal] - want[normal]) / np.spacing(want[normal])
-        assert ulps.max() <= 1.0, (name, x[normal][np.argmax(ulps)])
-        # subnormal results: within one subnormal step; overflow and underflow exact
-        sub = ~normal & (want > 0) & np.isfinite(want)
-        assert np.all(np.abs(got[sub] - want[sub]) <= 5e-324), name
-        assert np.array_equal(got[~normal & ~sub], want[~normal & ~sub]), name
+    got = _math(cython_ext, variant, "exp", x)
+    ulps = np.abs(got[normal] - want[normal]) / np.spacing(want[normal])
+    assert ulps.max() <= 1.0, x[normal][np.argmax(ulps)]
+    # subnormal results: within one subnormal step; overflow and underflow exact
+    sub = ~normal & (want > 0) & np.isfinite(want)
+    assert np.all(np.abs(got[sub] - want[sub]) <= 5e-324)
+    assert np.array_equal(got[~normal & ~sub], want[~normal & ~sub])
+    _assert_bits_of_generic(cython_ext, variant, "exp", x, got)
 
 
-def test_vector_exp_special_arguments(cython_ext):
+@each_variant
+def test_vector_exp_special_arguments(cython_ext, variant):
     x = np.array([np.inf, -np.inf, np.nan, 0.0])
-    for name, got in _each_variant(cython_ext, lambda: cython_ext._vector_math("exp", x)).items():
-        assert got[0] == np.inf and got[1] == 0.0 and np.isnan(got[2]) and got[3] == 1.0, name
+    got = _math(cython_ext, variant, "exp", x)
+    assert got[0] == np.inf and got[1] == 0.0 and np.isnan(got[2]) and got[3] == 1.0
 
 
 def _exp_digamma_grid():
     return np.concatenate([GRID, np.geomspace(1e-3, 1e8, 5001), np.linspace(1e-3, 30.0, 3001)])
 
 
-def test_vector_exp_digamma_matches_scipy(cython_ext):
+@each_variant
+def test_vector_exp_digamma_matches_scipy(cython_ext, variant):
     """exp(psi(x)) of every variant: the absolute error of psi(x) it implies is below
     1e-13 (relative to max(1, |psi(x)|)), the vector variants are within 8 eps
     max(1, |psi(x)|) relative of the scalar one (libm exp) and bit-identical to each
@@ -165,35 +176,37 @@ def test_vector_exp_digamma_matches_scipy(cython_ext):
     psi = scipy_digamma(x)
     want = np.exp(psi)
     ok = want > 1e-300  # exp(psi(x)) underflows for x < 0.0014
-    results = _each_variant(cython_ext, lambda: cython_ext._vector_math("exp_digamma", x))
-    for name, got in results.items():
-        implied = np.abs(np.log(got[ok]) - psi[ok]) / np.maximum(1.0, np.abs(psi[ok]))
-        assert implied.max() <= RTOL, (name, x[ok][np.argmax(implied)])
-        assert np.all(got[~ok] < 1e-290), name
-    scalar = results["scalar"]
-    for name, got in results.items():
-        # rounding the exponent psi(x) - log(x + 6) differently moves the result by
-        # ~eps * |psi(x)| relative (below 1e-300, exp(psi(x)) / 6 is subnormal)
-        scale = 8 * EPS * np.maximum(1.0, np.abs(psi[ok]))
-        assert np.all(np.abs(got[ok] - scalar[ok]) <= scale * scalar[ok]), name
-        assert np.all(np.abs(got[~ok] - scalar[~ok]) <= 1e-310), name
-        if name != "scalar":
-            assert np.array_equal(got, results["generic"]), name
+    got = _math(cython_ext, variant, "exp_digamma", x)
+    implied = np.abs(np.log(got[ok]) - psi[ok]) / np.maximum(1.0, np.abs(psi[ok]))
+    assert implied.max() <= RTOL, x[ok][np.argmax(implied)]
+    assert np.all(got[~ok] < 1e-290)
+    scalar = _math(cython_ext, "scalar", "exp_digamma", x)
+    # rounding the exponent psi(x) - log(x + 6) differently moves the result by
+    # ~eps * |psi(x)| relative (below 1e-300, exp(psi(x)) / 6 is subnormal)
+    scale = 8 * EPS * np.maximum(1.0, np.abs(psi[ok]))
+    assert np.all(np.abs(got[ok] - scalar[ok]) <= scale * scalar[ok])
+    assert np.all(np.abs(got[~ok] - scalar[~ok]) <= 1e-310)
+    _assert_bits_of_generic(cython_ext, variant, "exp_digamma", x, got)
+
+
+#: row lengths: below, at and past every vector width (2, 4, 8, 16 lanes)
+ROW_LENGTHS = tuple(range(20)) + (31, 32, 33, 50)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_vector_exp_digamma_any_length(cython_ext, dtype):
+@each_variant
+def test_vector_exp_digamma_any_length(cython_ext, variant, dtype):
     """Full vectors, pairs of vectors and the padded tail give the same bits per entry,
     float32 rows are the float64 results rounded."""
     x = np.random.default_rng(5).gamma(0.5, 4.0, 64).astype(dtype) + dtype(0.01)
-    for name, full in _each_variant(
-        cython_ext, lambda: [cython_ext._vector_math("exp_digamma", x[:n]) for n in range(20)]
-        + [cython_ext._vector_math("exp_digamma", x)]
-    ).items():
-        whole = full[-1]
-        assert whole.dtype == dtype
-        for n in range(20):
-            assert np.array_equal(full[n], whole[:n]), (name, n)
+    full = with_simd("lda", variant, lambda: [
+        cython_ext._vector_math("exp_digamma", x[:n]) for n in ROW_LENGTHS
+    ] + [cython_ext._vector_math("exp_digamma", x)])
+    whole = full[-1]
+    assert whole.dtype == dtype
+    for n, row in zip(ROW_LENGTHS, full):
+        assert np.array_equal(row, whole[:n]), n
+    _assert_bits_of_generic(cython_ext, variant, "exp_digamma", x, whole)
     if dtype == np.float32:
         # float32 rows are computed in float32 lanes (see the next test)
         wide = cython_ext._vector_math("exp_digamma", x.astype(np.float64))
@@ -208,7 +221,8 @@ def test_vector_exp_digamma_any_length(cython_ext, dtype):
 F32_EXPDIG_RTOL = 1e-6
 
 
-def test_vector_exp_digamma_float32_lanes(cython_ext):
+@each_variant
+def test_vector_exp_digamma_float32_lanes(cython_ext, variant):
     """float32 rows of the vector variants (float32 lanes): within F32_EXPDIG_RTOL
     max(1, |psi(x)|) relative of scipy where exp(psi(x)) is a normal float32, zero or
     tiny below, finite for huge x (the shifted factors cannot overflow), bit-identical
@@ -218,57 +232,53 @@ def test_vector_exp_digamma_float32_lanes(cython_ext):
     psi = scipy_digamma(x.astype(np.float64))
     want = np.exp(psi)
     normal = want > np.finfo(np.float32).tiny * 8
-    results = _each_variant(cython_ext, lambda: cython_ext._vector_math("exp_digamma", x))
-    for name, got in results.items():
-        assert got.dtype == np.float32
-        got = got.astype(np.float64)
-        assert np.all(np.isfinite(got)), name
-        err = np.abs(got[normal] - want[normal]) / want[normal]
-        assert np.all(err <= F32_EXPDIG_RTOL * np.maximum(1.0, np.abs(psi[normal]))), (
-            name, x[normal][np.argmax(err)])
-        assert np.all(got[~normal] <= 1e-36), name
-        if name not in ("scalar", "generic"):
-            assert np.array_equal(results[name], results["generic"]), name
+    raw = _math(cython_ext, variant, "exp_digamma", x)
+    assert raw.dtype == np.float32
+    got = raw.astype(np.float64)
+    assert np.all(np.isfinite(got))
+    err = np.abs(got[normal] - want[normal]) / want[normal]
+    assert np.all(err <= F32_EXPDIG_RTOL * np.maximum(1.0, np.abs(psi[normal]))), (
+        x[normal][np.argmax(err)])
+    assert np.all(got[~normal] <= 1e-36)
+    _assert_bits_of_generic(cython_ext, variant, "exp_digamma", x, raw)
 
 
-def test_vector_digamma_lgamma_match_scipy(cython_ext):
+@each_variant
+def test_vector_digamma_lgamma_match_scipy(cython_ext, variant):
     """psi and lgamma of the vector variants (used for the per-document bound): psi
     to the documented 1e-13 relative over GRID (Taylor branch near the root
     included), lgamma to 1e-14 absolute where |lgamma| < 1 (the bound needs absolute
-    accuracy; lgamma(1) = lgamma(2) = 0) and 1e-14 relative elsewhere; generic and
-    avx2 bit-identical."""
+    accuracy; lgamma(1) = lgamma(2) = 0) and 1e-14 relative elsewhere; the vector
+    variants bit-identical."""
     from scipy.special import gammaln
 
     x = np.concatenate([GRID, np.geomspace(1e-300, 1e300, 4001)])
     want_psi, want_lg = scipy_digamma(x), gammaln(x)
-    results = _each_variant(cython_ext, lambda: cython_ext._vector_math("digamma_lgamma", x))
-    for name, (psi, lg) in results.items():
-        assert psi.shape == lg.shape == x.shape
-        in_grid = slice(0, GRID.shape[0])
-        err = np.abs(psi[in_grid] - EXPECTED) / np.abs(EXPECTED)
-        assert err.max() <= RTOL, (name, GRID[np.argmax(err)])
-        big = np.abs(psi - want_psi) / np.abs(want_psi)
-        assert big.max() <= RTOL, (name, x[np.argmax(big)])
-        lg_err = np.abs(lg - want_lg) / np.maximum(1.0, np.abs(want_lg))
-        assert lg_err.max() <= 1e-14, (name, x[np.argmax(lg_err)])
-    if "avx2" in results:
-        assert np.array_equal(results["avx2"], results["generic"])
+    psi, lg = got = _math(cython_ext, variant, "digamma_lgamma", x)
+    assert psi.shape == lg.shape == x.shape
+    in_grid = slice(0, GRID.shape[0])
+    err = np.abs(psi[in_grid] - EXPECTED) / np.abs(EXPECTED)
+    assert err.max() <= RTOL, GRID[np.argmax(err)]
+    big = np.abs(psi - want_psi) / np.abs(want_psi)
+    assert big.max() <= RTOL, x[np.argmax(big)]
+    lg_err = np.abs(lg - want_lg) / np.maximum(1.0, np.abs(want_lg))
+    assert lg_err.max() <= 1e-14, x[np.argmax(lg_err)]
+    _assert_bits_of_generic(cython_ext, variant, "digamma_lgamma", x, got)
 
 
-def test_vector_digamma_lgamma_special_arguments(cython_ext):
+@each_variant
+def test_vector_digamma_lgamma_special_arguments(cython_ext, variant):
     x = np.array([0.0, np.inf, np.nan, -1.0, -0.5, 5e-324, 1e-310, 1e15, 1e300, 2.0, 1.0])
     with np.errstate(all="ignore"):
         from scipy.special import gammaln
 
         want_lg = gammaln(x)
-    for name, (psi, lg) in _each_variant(
-        cython_ext, lambda: cython_ext._vector_math("digamma_lgamma", x)
-    ).items():
-        assert psi[0] == -np.inf and psi[1] == np.inf, name
-        assert np.isnan(psi[2]) and np.isnan(psi[3]) and np.isnan(psi[4]), name
-        assert psi[5] == -np.inf or psi[5] < -1e300, name  # -1/x overflows
-        np.testing.assert_allclose(psi[6:], scipy_digamma(x[6:]), rtol=RTOL, err_msg=name)
-        assert lg[0] == np.inf and lg[1] == np.inf and np.isnan(lg[2]), name
-        # (scipy's gammaln gives inf for subnormal x; lgamma(x) = -log(x) - ... there)
-        np.testing.assert_allclose(lg[5:7], -np.log(x[5:7]), rtol=1e-14, err_msg=name)
-        np.testing.assert_allclose(lg[7:], want_lg[7:], rtol=1e-14, atol=1e-14, err_msg=name)
+    psi, lg = _math(cython_ext, variant, "digamma_lgamma", x)
+    assert psi[0] == -np.inf and psi[1] == np.inf
+    assert np.isnan(psi[2]) and np.isnan(psi[3]) and np.isnan(psi[4])
+    assert psi[5] == -np.inf or psi[5] < -1e300  # -1/x overflows
+    np.testing.assert_allclose(psi[6:], scipy_digamma(x[6:]), rtol=RTOL)
+    assert lg[0] == np.inf and lg[1] == np.inf and np.isnan(lg[2])
+    # (scipy's gammaln gives inf for subnormal x; lgamma(x) = -log(x) - ... there)
+    np.testing.assert_allclose(lg[5:7], -np.log(x[5:7]), rtol=1e-14)
+    np.testing.assert_allclose(lg[7:], want_lg[7:], rtol=1e-14, atol=1e-14)

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 
 from fastcavi.kernels import get_backend
 
-from conftest import FAST_BACKENDS, require_backend
+from conftest import FAST_BACKENDS, SIMD_VARIANTS, require_backend, with_simd
 
 REFERENCE = get_backend("numpy", "spikeslab")
 ATOL = 1e-10
@@ -175,24 +175,32 @@ def test_threaded_sweep_is_bit_identical(name, dtype, monkeypatch):
             run_dense(backend, prob, np.array([0, 0], dtype=np.int64), n_threads=2)
 
 
-def test_cython_simd_variants_are_bit_identical():
-    require_backend("cython", "spikeslab")
-    import fastcavi._ext._spikeslab as ext
+SS_VARIANTS = tuple(SIMD_VARIANTS["spikeslab"])
+#: rows: below, at and past the 16 partial sums, and past one and several chunks of
+#: CHUNK = 1024 rows (with a short last chunk)
+SIMD_ROWS = (1, 3, 7, 8, 9, 16, 17, 50, 1023, 1025, 3001)
 
-    prob = make_problem(4, 3001, 7, np.float64)
-    prob32 = make_problem(4, 3001, 7, np.float32)
-    order = np.arange(7, dtype=np.int64)
-    variants = ["generic", "avx2"] if ext.simd_variant() == "avx2" else ["generic"]
-    previous = ext.simd_variant()
-    try:
-        out = {}
-        for v in variants:
-            ext._set_simd(v)
-            out[v] = (run_dense(ext, prob, order), run_dense(ext, prob32, order))
-    finally:
-        ext._set_simd(previous)
-    for v in variants[1:]:
-        for a, b in zip(out[v][0] + out[v][1], out[variants[0]][0] + out[variants[0]][1]):
-            np.testing.assert_array_equal(a, b)
-    with pytest.raises(ValueError, match="SIMD variant"):
-        ext._set_simd("sse9")
+
+def simd_problems(dtype):
+    for n in SIMD_ROWS:
+        yield n, make_problem(4 + n, n, 7, dtype), np.arange(7, dtype=np.int64)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("variant", SS_VARIANTS)
+def test_cython_simd_variant_matches_reference(variant, dtype):
+    backend = require_backend("cython", "spikeslab")
+    for n, prob, order in simd_problems(dtype):
+        got = with_simd("spikeslab", variant, lambda: run_dense(backend, prob, order))
+        assert_same(got, run_dense(REFERENCE, prob, order))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("variant", [v for v in SS_VARIANTS if v != "generic"])
+def test_cython_simd_variants_are_bit_identical(variant, dtype):
+    backend = require_backend("cython", "spikeslab")
+    for n, prob, order in simd_problems(dtype):
+        want = with_simd("spikeslab", "generic", lambda: run_dense(backend, prob, order))
+        got = with_simd("spikeslab", variant, lambda: run_dense(backend, prob, order))
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a, b, err_msg=f"n={n}")
