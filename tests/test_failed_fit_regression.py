@@ -145,7 +145,8 @@ class Faulty:
 
     Thread-safe call counter (``calls``); ``poison(out, arguments)`` gets the
     call's result and its arguments by name, writes NaN into them and
-    returns the new result.
+    returns the new result. ``gate``, if set, is called before every call
+    after the ``at``-th (see :func:`hold_grid_until_stopped`).
     """
 
     def __init__(self, fn, at, failure, poison, signature=None):
@@ -153,6 +154,7 @@ class Faulty:
         self.signature = signature or inspect.signature(fn)
         self.calls = 0
         self.reached = threading.Event()  # set at the at-th call
+        self.gate = None
         self._lock = threading.Lock()
 
     def __call__(self, *args, **kwargs):
@@ -163,6 +165,8 @@ class Faulty:
             self.reached.set()
             if self.failure == "interrupt":
                 raise KeyboardInterrupt
+        elif k > self.at and self.gate is not None:
+            self.gate()
         out = self.fn(*args, **kwargs)
         if k == self.at and self.failure == "nan":
             out = self.poison(out, self.signature.bind(*args, **kwargs).arguments)
@@ -210,6 +214,31 @@ def inject(kind, backend, monkeypatch, failure, at=2):
     return fault
 
 
+def hold_grid_until_stopped(monkeypatch, fault):
+    """Make the sweeps after ``fault``'s failing call wait until the grid is told to stop.
+
+    The grid's stop event (``stop`` of ``SpikeSlabRegression._fit_point``) is
+    recorded; a sweep after the at-th waits for it, so however the threads
+    are scheduled (the thread that must see the failure can be starved of the
+    GIL for thousands of sweeps), each worker can make at most one sweep
+    after the failure: the test bounds the sweeps exactly.
+    """
+    fit_point = SpikeSlabRegression._fit_point
+    signature = inspect.signature(fit_point)
+    stops = []
+
+    def recording_fit_point(*args, **kwargs):
+        stops.append(signature.bind(*args, **kwargs).arguments.get("stop"))
+        return fit_point(*args, **kwargs)
+
+    def gate():
+        assert stops and stops[-1] is not None, "the grid points were given no stop event"
+        assert stops[-1].wait(timeout=60), "the grid points were never told to stop"
+
+    monkeypatch.setattr(SpikeSlabRegression, "_fit_point", recording_fit_point)
+    fault.gate = gate
+
+
 def second_problem_call(backend, n):
     """The n-th jj_step call of the second one-vs-rest problem of the failing fit."""
     dry = VBLogisticRegression(backend=backend).fit(X_NEW, target("logistic-ovr", Y_NEW))
@@ -227,14 +256,16 @@ def test_failure_inside_the_loop_leaves_model_unchanged(kind, backend, failure, 
     est, before, preds = fitted(kind, backend, FAILING_FIT_PARAMS.get(kind))
     at = second_problem_call(backend, 2) if kind == "logistic-ovr" else 2
     fault = inject(kind, backend, monkeypatch, failure, at)
+    if kind == "spikeslab-grid":
+        hold_grid_until_stopped(monkeypatch, fault)
     with pytest.raises(error, match=match):
         est.fit(new_X(kind), target(kind, Y_NEW))
     assert fault.reached.is_set()
     assert_unchanged(est, before, preds)
     if kind == "spikeslab-grid":
-        # the other grid points stopped: left running, they would make all their
-        # max_iter sweeps ((n_grid - 1) * max_iter calls) before fit returned
-        assert fault.calls < est.max_iter
+        # each of the n_jobs workers made at most one more sweep; left running, the
+        # other grid points would make all their max_iter sweeps before fit returned
+        assert fault.calls <= fault.at + est.n_jobs
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -260,6 +291,7 @@ def test_grid_interrupted_while_waiting(backend, monkeypatch):
     """
     est, before, preds = fitted("spikeslab-grid", backend, FAILING_FIT_PARAMS["spikeslab-grid"])
     fault = inject("spikeslab-grid", backend, monkeypatch, failure=None)
+    hold_grid_until_stopped(monkeypatch, fault)
     real_wait = spikeslab_module.wait
 
     def interrupted_wait(futures, *args, **kwargs):
@@ -272,5 +304,5 @@ def test_grid_interrupted_while_waiting(backend, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         est.fit(X_NEW, Y_NEW)
     assert set(threading.enumerate()) <= threads  # every worker has finished
-    assert fault.calls < est.max_iter
+    assert fault.calls <= fault.at + est.n_jobs
     assert_unchanged(est, before, preds)
