@@ -18,8 +18,9 @@ shows up:
 Then the error must be the documented one (a NaN becomes a
 FloatingPointError naming the ELBO, never a silently NaN model), the state
 must equal the snapshot (``assert_state_equal``: every attribute, deeply) and
-``predict`` must give bit-identical predictions. None of these estimators has
-``partial_fit``.
+``predict`` must give bit-identical predictions. The restore is shallow, so a
+last test checks that a successful refit writes into no object the previous
+fit published. None of these estimators has ``partial_fit``.
 """
 
 import inspect
@@ -75,9 +76,10 @@ def target(kind, y):
     return y
 
 
-def new_X(kind):
+def new_X(kind, n_features=X_NEW.shape[1]):
     """The failing fit's design: X_NEW, sparse for the sparse spike-and-slab kernel."""
-    return sp.csr_matrix(X_NEW) if kind == "spikeslab-sparse" else X_NEW
+    X = X_NEW[:, :n_features]
+    return sp.csr_matrix(X) if kind == "spikeslab-sparse" else X
 
 
 def predictions(est, X):
@@ -306,3 +308,20 @@ def test_grid_interrupted_while_waiting(backend, monkeypatch):
     assert set(threading.enumerate()) <= threads  # every worker has finished
     assert fault.calls <= fault.at + est.n_jobs
     assert_unchanged(est, before, preds)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_refit_writes_no_published_array(kind, backend):
+    """A refit leaves every object the previous fit published as it was.
+
+    ``fit_transaction`` restores ``vars()`` shallowly: it relies on fitting
+    code building new arrays (and lists) instead of writing into those of
+    the previous model. A successful refit runs all of that code; its data
+    have the old shape, so that an array could be written in place.
+    """
+    est, before, _ = fitted(kind, backend)
+    published = dict(vars(est))  # the objects themselves, not copies
+    est.fit(new_X(kind, X_OLD.shape[1]), target(kind, Y_NEW))
+    assert not hasattr(est, "feature_names_in_")
+    assert_state_equal(before, published)
