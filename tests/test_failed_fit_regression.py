@@ -18,9 +18,10 @@ shows up:
 Then the error must be the documented one (a NaN becomes a
 FloatingPointError naming the ELBO, never a silently NaN model), the state
 must equal the snapshot (``assert_state_equal``: every attribute, deeply) and
-``predict`` must give bit-identical predictions. The restore is shallow, so a
-last test checks that a successful refit writes into no object the previous
-fit published. None of these estimators has ``partial_fit``.
+``predict`` must give bit-identical predictions; an estimator whose first fit
+fails stays unfitted. The restore is shallow, so a last test checks that a
+successful refit writes into no object the previous fit published. None of
+these estimators has ``partial_fit``.
 """
 
 import inspect
@@ -30,6 +31,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
 import fastcavi.models.regression as regression_model
 import fastcavi.spikeslab as spikeslab_module
@@ -247,6 +250,19 @@ def second_problem_call(backend, n):
     return int(dry.n_iter_[0]) + 1 + n  # each problem calls jj_step n_iter + 1 times
 
 
+def arm(kind, backend, monkeypatch, failure):
+    """Make the 2nd call inside the loop of ``kind``'s next fit fail (see :func:`inject`).
+
+    One-vs-rest: the 2nd call of the second binary problem. Grid: the other
+    workers' sweeps are held until the grid is told to stop.
+    """
+    at = second_problem_call(backend, 2) if kind == "logistic-ovr" else 2
+    fault = inject(kind, backend, monkeypatch, failure, at)
+    if kind == "spikeslab-grid":
+        hold_grid_until_stopped(monkeypatch, fault)
+    return fault
+
+
 @pytest.mark.parametrize("failure, error, match", [
     ("nan", FloatingPointError, "the ELBO became nan"),
     ("interrupt", KeyboardInterrupt, None),
@@ -256,10 +272,7 @@ def second_problem_call(backend, n):
 def test_failure_inside_the_loop_leaves_model_unchanged(kind, backend, failure, error, match,
                                                         monkeypatch):
     est, before, preds = fitted(kind, backend, FAILING_FIT_PARAMS.get(kind))
-    at = second_problem_call(backend, 2) if kind == "logistic-ovr" else 2
-    fault = inject(kind, backend, monkeypatch, failure, at)
-    if kind == "spikeslab-grid":
-        hold_grid_until_stopped(monkeypatch, fault)
+    fault = arm(kind, backend, monkeypatch, failure)
     with pytest.raises(error, match=match):
         est.fit(new_X(kind), target(kind, Y_NEW))
     assert fault.reached.is_set()
@@ -268,6 +281,23 @@ def test_failure_inside_the_loop_leaves_model_unchanged(kind, backend, failure, 
         # each of the n_jobs workers made at most one more sweep; left running, the
         # other grid points would make all their max_iter sweeps before fit returned
         assert fault.calls <= fault.at + est.n_jobs
+
+
+@pytest.mark.parametrize("failure", ["nan", "interrupt"])
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_failed_first_fit_leaves_estimator_unfitted(kind, backend, failure, monkeypatch):
+    make, family = KINDS[kind]
+    require_backend(backend, family)
+    est = make(backend).set_params(**FAILING_FIT_PARAMS.get(kind, {}))
+    before = snapshot_state(est)
+    fault = arm(kind, backend, monkeypatch, failure)
+    with pytest.raises(FloatingPointError if failure == "nan" else KeyboardInterrupt):
+        est.fit(new_X(kind), target(kind, Y_NEW))
+    assert fault.reached.is_set()
+    assert_state_equal(before, snapshot_state(est))
+    with pytest.raises(NotFittedError):
+        check_is_fitted(est)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -292,12 +322,11 @@ def test_grid_interrupted_while_waiting(backend, monkeypatch):
     points (``concurrent.futures.wait``), once a worker has made its 2nd sweep.
     """
     est, before, preds = fitted("spikeslab-grid", backend, FAILING_FIT_PARAMS["spikeslab-grid"])
-    fault = inject("spikeslab-grid", backend, monkeypatch, failure=None)
-    hold_grid_until_stopped(monkeypatch, fault)
+    fault = arm("spikeslab-grid", backend, monkeypatch, failure=None)
     real_wait = spikeslab_module.wait
 
     def interrupted_wait(futures, *args, **kwargs):
-        assert fault.reached.wait(timeout=600), "no worker made a 2nd sweep"
+        assert fault.reached.wait(timeout=60), "no worker made a 2nd sweep"
         monkeypatch.setattr(spikeslab_module, "wait", real_wait)
         raise KeyboardInterrupt
 
