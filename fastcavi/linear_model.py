@@ -19,6 +19,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
+from ._base import transactional
 from .engine import PassMonitor, effective_threads, limit_blas
 from .kernels import get_backend
 from .models.regression import fit_linear, fit_logistic, linear_stats
@@ -173,6 +174,9 @@ class VBLinearRegression(RegressorMixin, BaseEstimator):
         target, negative or all-zero sample weights, invalid parameters.
     TypeError
         Non-numeric data.
+    FloatingPointError
+        From ``fit``, if the ELBO stops being finite (a kernel returned NaN or
+        inf, or the data are too badly scaled).
 
     Examples
     --------
@@ -217,6 +221,7 @@ class VBLinearRegression(RegressorMixin, BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
+    @transactional
     def fit(self, X, y, sample_weight=None):
         """Fit the variational posterior.
 
@@ -233,13 +238,16 @@ class VBLinearRegression(RegressorMixin, BaseEstimator):
         Returns
         -------
         self : VBLinearRegression
-            If fitting raises or is interrupted, the previous fitted state is
-            kept.
+            If fitting raises or is interrupted, every attribute (the fitted
+            ones, ``n_features_in_`` and ``feature_names_in_`` included) is
+            left as it was before the call.
 
         Raises
         ------
         ValueError
             See the class docstring.
+        FloatingPointError
+            If an iteration's ELBO is not finite.
         """
         self._validate_params()
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc", "coo"],
@@ -451,6 +459,8 @@ class VBLogisticRegression(ClassifierMixin, BaseEstimator):
         parameters.
     TypeError
         Non-numeric X, or sparse X (not supported).
+    FloatingPointError
+        From ``fit``, if the ELBO stops being finite.
 
     Examples
     --------
@@ -485,6 +495,7 @@ class VBLogisticRegression(ClassifierMixin, BaseEstimator):
         self.backend = backend
         self.n_jobs = n_jobs
 
+    @transactional
     def fit(self, X, y, sample_weight=None):
         """Fit q(w) (and q(lambda)) for each binary problem.
 
@@ -500,13 +511,16 @@ class VBLogisticRegression(ClassifierMixin, BaseEstimator):
         Returns
         -------
         self : VBLogisticRegression
-            If fitting raises or is interrupted, the previous fitted state is
-            kept.
+            If fitting raises or is interrupted, every attribute (the fitted
+            ones, ``n_features_in_`` and ``feature_names_in_`` included) is
+            left as it was before the call.
 
         Raises
         ------
         ValueError
             See the class docstring.
+        FloatingPointError
+            If the ELBO of a sweep is not finite.
         """
         self._validate_params()
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C", reset=True)

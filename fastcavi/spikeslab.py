@@ -8,8 +8,9 @@ compiled kernels (:mod:`fastcavi.kernels`, model family ``"spikeslab"``).
 """
 
 import numbers
+import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,6 +21,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from ._base import transactional
 from .engine import PassMonitor, effective_threads, limit_blas
 from .kernels import get_backend
 
@@ -28,6 +30,10 @@ __all__ = ["SpikeSlabRegression", "spikeslab_elbo"]
 _LOG_2PI = float(np.log(2.0 * np.pi))
 _BLOCK = 256  # columns per block when forming X^T y, diag(X^T X) and X b in float64
 _MIN_VARIANCE = 1e-300
+
+
+class _Stopped(Exception):
+    """A grid point abandoned because another one failed (never reaches the caller)."""
 
 
 def _log_sigmoid(x):
@@ -454,8 +460,12 @@ class SpikeSlabRegression(RegressorMixin, BaseEstimator):
             prior = prior / prior.sum()
         return points, prior
 
-    def _fit_point(self, kernels, prob, init, point, n_threads, monitor):
-        """CAVI at one grid point; returns a dict of its results (no side effects)."""
+    def _fit_point(self, kernels, prob, init, point, n_threads, monitor, stop=None):
+        """CAVI at one grid point; returns a dict of its results (no side effects).
+
+        Raises :class:`_Stopped` before a sweep once ``stop`` (a
+        :class:`threading.Event`) is set.
+        """
         sig_fixed, sa_fixed, lo = point
         p = prob.n_features
         alpha, mu = init[0].copy(), init[1].copy()
@@ -472,6 +482,8 @@ class SpikeSlabRegression(RegressorMixin, BaseEstimator):
         converged = False
         n_iter = 0
         for it in range(self.max_iter):
+            if stop is not None and stop.is_set():
+                raise _Stopped
             alpha_old = alpha.copy()
             r_old = alpha * mu
             prob.sweep(kernels, sigma2, sa, logodds, alpha, mu, s, Xr, T,
@@ -518,6 +530,53 @@ class SpikeSlabRegression(RegressorMixin, BaseEstimator):
                 "elbo": history[-1], "history": np.asarray(history), "n_iter": n_iter,
                 "converged": converged}
 
+    def _fit_grid(self, kernels, prob, init, points, workers, n_threads):
+        """Fit every grid point on ``workers`` threads; the first failure stops them all.
+
+        When a grid point raises (a NaN, a ``KeyboardInterrupt``), or the
+        calling thread is interrupted while it waits, the points not started
+        are cancelled and the running ones stop before their next sweep; every
+        worker has finished when this returns or raises, so no thread outlives
+        the fit and none writes after the error.
+
+        Returns
+        -------
+        results : list of dict
+            :meth:`_fit_point` of each point, in grid order.
+
+        Raises
+        ------
+        BaseException
+            The first failure in grid order, re-raised in the calling thread.
+        """
+        stop = threading.Event()
+
+        def run(point):
+            try:
+                return self._fit_point(kernels, prob, init, point, n_threads, None, stop)
+            except BaseException:
+                stop.set()
+                raise
+
+        pool = ThreadPoolExecutor(max_workers=workers)
+        try:
+            futures = [pool.submit(run, pt) for pt in points]
+            wait(futures, return_when=FIRST_EXCEPTION)
+            if stop.is_set():
+                for f in futures:
+                    f.cancel()
+                wait(futures)
+                for f in futures:
+                    exc = None if f.cancelled() else f.exception()
+                    if exc is not None and not isinstance(exc, _Stopped):
+                        raise exc
+            return [f.result() for f in futures]
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
     def _commit(self, results, prior, kernels, prob):
         """Publish a finished fit's results as fitted attributes, all at once."""
         elbo = np.array([r["elbo"] for r in results])
@@ -549,6 +608,7 @@ class SpikeSlabRegression(RegressorMixin, BaseEstimator):
         self.backend_ = kernels.name
 
     # -------------------------------------------------------------- fitting
+    @transactional
     def fit(self, X, y, sample_weight=None):
         """Fit the variational posterior (at every grid point) to X, y.
 
@@ -566,8 +626,10 @@ class SpikeSlabRegression(RegressorMixin, BaseEstimator):
         Returns
         -------
         self : SpikeSlabRegression
-            If fitting raises or is interrupted, the estimator keeps the
-            state it had before the call.
+            If fitting raises or is interrupted, every attribute (the fitted
+            ones, ``n_features_in_`` and ``feature_names_in_`` included) is
+            left as it was before the call; with several grid points the
+            other points stop before their next sweep.
 
         Raises
         ------
@@ -631,10 +693,7 @@ class SpikeSlabRegression(RegressorMixin, BaseEstimator):
                     results = [self._fit_point(kernels, prob, init, pt, inner, None)
                                for pt in points]
                 else:
-                    with ThreadPoolExecutor(max_workers=workers) as pool:
-                        futures = [pool.submit(self._fit_point, kernels, prob, init, pt, inner,
-                                               None) for pt in points]
-                        results = [f.result() for f in futures]
+                    results = self._fit_grid(kernels, prob, init, points, workers, inner)
                 if self.verbose:
                     for g, r in enumerate(results):
                         print(f"grid point {g + 1}/{n_grid}: logodds={r['logodds']:.4g}, "

@@ -15,7 +15,8 @@
   coordinates has the exact posterior mean, which is ridge regression:
   agreement with :class:`sklearn.linear_model.Ridge` (with intercept and
   sample weights).
-- The ELBO never decreases; scikit-learn's estimator checks; bad inputs.
+- The ELBO never decreases; scikit-learn's estimator checks; bad inputs. A fit
+  that fails keeps the previous model: tests/test_failed_fit_regression.py.
 """
 
 import numpy as np
@@ -362,19 +363,3 @@ def test_predict_checks_features():
     est = SpikeSlabRegression(prior_logodds=-1.0, random_state=0).fit(X_OK, Y_OK)
     with pytest.raises(ValueError, match="expecting 3 features"):
         est.predict(X_OK[:, :2])
-
-
-def test_interrupted_fit_leaves_previous_model(monkeypatch):
-    est = SpikeSlabRegression(prior_logodds=-1.0, random_state=0).fit(X_OK, Y_OK)
-    before = {k: np.copy(v) for k, v in vars(est).items() if k.endswith("_")}
-
-    def boom(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    import fastcavi.spikeslab as module
-
-    monkeypatch.setattr(module._Problem, "sweep", boom)
-    with pytest.raises(KeyboardInterrupt):
-        est.fit(X_OK * 2, Y_OK + 1)
-    for k, v in before.items():
-        np.testing.assert_array_equal(getattr(est, k), v)

@@ -60,6 +60,19 @@ __all__ = [
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
 
+def _require_finite_elbo(elbo, iteration):
+    """Stop a CAVI loop whose state is no longer finite, instead of returning a NaN model.
+
+    Every fitted quantity enters the complete ELBO, so a NaN or inf anywhere in
+    q (from a kernel, or from badly scaled data) shows in it.
+    """
+    if not np.isfinite(elbo):
+        raise FloatingPointError(
+            f"the ELBO became {elbo} at iteration {iteration}: the posterior is not finite "
+            "(a kernel returned NaN or inf, or X and y are too badly scaled)"
+        )
+
+
 def gamma_terms(c0, d0, cn, dn):
     """E_q[log Gamma(alpha | c0, d0)] - E_q[log Gamma(alpha | cn, dn)], summed.
 
@@ -291,6 +304,11 @@ def fit_linear(st, *, a0, b0, c0, d0, ard, learn_alpha, alpha_init, max_iter, to
     -------
     result : dict
         m, V (d, d), sol, an, bn, e_alpha, cn, dn, elbo, history, n_iter, converged.
+
+    Raises
+    ------
+    FloatingPointError
+        If an iteration's ELBO is not finite.
     """
     d = st.d
     an = a0 + 0.5 * st.n_eff
@@ -314,6 +332,7 @@ def fit_linear(st, *, a0, b0, c0, d0, ard, learn_alpha, alpha_init, max_iter, to
             elog_alpha = np.broadcast_to(digamma(cn) - np.log(dn), (d,)).astype(np.float64)
             alpha_terms = gamma_terms(c0, d0, cn, dn)
         elbo = linear_elbo(st, sol, an, bn, a0, b0, e_alpha, elog_alpha, alpha_terms)
+        _require_finite_elbo(elbo, it + 1)
         history.append(elbo)
         n_iter = it + 1
         if monitor is not None:
@@ -370,6 +389,11 @@ def fit_logistic(kernels, X, t, sw, *, intercept, beta0, c0, d0, ard, learn_alph
     result : dict
         mu (p,), R (p, p) upper Cholesky factor of the precision, Sigma (p, p),
         xi (n,), e_alpha (d,), cn, dn, elbo, history, n_iter, converged.
+
+    Raises
+    ------
+    FloatingPointError
+        If the ELBO of a sweep is not finite (checked before q(w) is updated from it).
     """
     n, d = X.shape
     p = d + int(intercept)
@@ -405,6 +429,7 @@ def fit_logistic(kernels, X, t, sw, *, intercept, beta0, c0, d0, ard, learn_alph
                 - 0.5 * beta0 * (mu[d] ** 2 + diag_sigma[d])
         entropy = 0.5 * p * (1.0 + _LOG_2PI) - float(np.sum(np.log(np.diag(R))))
         elbo = float(data + prior_w + entropy + alpha_terms)
+        _require_finite_elbo(elbo, n_iter)
         history.append(elbo)
         if monitor is not None and len(history) > 1:
             # report the state after each q update (the first sweep evaluates the prior)
