@@ -2,6 +2,7 @@
 forms, Monte Carlo, monotonicity), sample weights, the Student-t predictive,
 pruning, stochastic VI, recovery, bad and degenerate inputs, API contracts."""
 
+import copy
 import math
 import pickle
 import warnings
@@ -17,7 +18,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import fastcavi.models.gmm as G
 from fastcavi.mixture import BayesianGaussianMixture
-from conftest import require_backend
+from fastcavi.kernels.reference_gmm import chunk_bounds
+from conftest import N_JOBS, assert_state_equal, fitted_state, require_backend, require_threads
 
 COV_TYPES = ("full", "tied", "diag", "spherical")
 PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
@@ -590,21 +592,61 @@ def test_float32_close_to_float64(X3):
     assert b.elbo_ == pytest.approx(a.elbo_, rel=1e-5)
 
 
+@pytest.fixture(scope="module")
+def X_threads():
+    """2,100 rows: 9 of chunk_bounds' 256-row chunks, so two threads share them."""
+    X = blobs(n=(900, 700, 500), d=4, seed=9)
+    assert len(chunk_bounds(X.shape[0])) - 1 == 9
+    return X
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+@pytest.mark.parametrize("backend", ALL_BACKENDS)
+def test_threads_are_bit_identical(X_threads, backend, cov_type):
+    """README: "results bit-identical whatever n_jobs for a fixed backend". A weighted
+    fit that prunes components (the stick-breaking prior for full/diag, the
+    Dirichlet for tied/spherical), then predict_proba, score_samples,
+    predictive_log_density and a partial_fit: every attribute in vars()
+    (weight_concentration_ and the private _params/_priors included) and every
+    output equal (assert_array_equal, == for scalars such as elbo_ and n_iter_) for
+    n_jobs 1 (twice), 2 and -1."""
+    require_threads(backend, "gmm")
+    X = X_threads
+    w = np.random.default_rng(4).uniform(0.5, 2.0, X.shape[0])
+    prior = "dirichlet_process" if cov_type in ("full", "diag") else "dirichlet_distribution"
+    kw = dict(n_components=6, covariance_type=cov_type, weight_concentration_prior_type=prior,
+              random_state=0, max_iter=8, tol=0.0, init_params="random_from_data",
+              weight_concentration_prior=1e-3, prune_tol=5.0, backend=backend)
+    fits = []
+    for n_jobs in (1,) + N_JOBS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est = BayesianGaussianMixture(n_jobs=n_jobs, **kw).fit(X, sample_weight=w)
+        state = copy.deepcopy(fitted_state(est))
+        outputs = [est.predict_proba(X), est.score_samples(X), est.predictive_log_density(X)]
+        est.partial_fit(X[:500], sample_weight=w[:500])
+        fits.append((n_jobs, state, outputs, fitted_state(est)))
+    _, ref_state, ref_outputs, ref_svi = fits[0]
+    assert ref_state["backend_"] == backend and ref_state["n_iter_"] == 8
+    # components are pruned during the fit (for "tied" all six keep > 100 samples)
+    assert len(ref_state["active_components_"]) < 6 or cov_type == "tied"
+    for n_jobs, state, outputs, svi in fits[1:]:
+        assert_state_equal(ref_state, state, f"n_jobs={n_jobs}: vars() after fit")
+        assert_state_equal(ref_outputs, outputs, f"n_jobs={n_jobs}: outputs")
+        assert_state_equal(ref_svi, svi, f"n_jobs={n_jobs}: vars() after partial_fit")
+
+
 @pytest.mark.parametrize("backend", ["numba", "cython"])
-def test_threads_are_bit_identical_and_backends_agree(backend):
+def test_backends_agree(X_threads, backend):
     require_backend(backend, "gmm")
-    X = blobs(n=(3000, 2500, 2000), d=4, seed=9)
     kw = dict(n_components=4, random_state=0, max_iter=10, tol=0.0, covariance_type="full")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        one = BayesianGaussianMixture(backend=backend, n_jobs=1, **kw).fit(X)
-        two = BayesianGaussianMixture(backend=backend, n_jobs=2, **kw).fit(X)
-        ref = BayesianGaussianMixture(backend="numpy", **kw).fit(X)
-    assert one.backend_ == backend
-    np.testing.assert_array_equal(one.means_, two.means_)
-    assert one.elbo_history_ == two.elbo_history_
-    np.testing.assert_allclose(one.means_, ref.means_, rtol=1e-9)
-    assert one.elbo_ == pytest.approx(ref.elbo_, rel=1e-10)
+        ours = BayesianGaussianMixture(backend=backend, n_jobs=2, **kw).fit(X_threads)
+        ref = BayesianGaussianMixture(backend="numpy", **kw).fit(X_threads)
+    assert ours.backend_ == backend
+    np.testing.assert_allclose(ours.means_, ref.means_, rtol=1e-9)
+    assert ours.elbo_ == pytest.approx(ref.elbo_, rel=1e-10)
 
 
 def test_methods_and_pickle(X3):
