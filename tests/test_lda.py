@@ -410,7 +410,7 @@ def test_same_seed_is_bit_identical_whatever_n_jobs(corpus, thread_corpus, backe
     perplexity, and (online) a partial_fit after the fit. The NumPy reference
     ignores n_threads, so it runs on a smaller corpus: only the driver is tested."""
     require_threads(backend, "lda")
-    X = (corpus[:90] if backend == "numpy" else thread_corpus).astype(dtype)
+    X = (corpus[:60] if backend == "numpy" else thread_corpus).astype(dtype)
     batch = X.shape[0] // 3  # online: three minibatches, each over its own words
     kw = dict(n_components=5, max_iter=2, random_state=7, backend=backend,
               learning_method=learning_method, batch_size=batch, total_samples=X.shape[0],

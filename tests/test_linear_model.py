@@ -232,7 +232,7 @@ def test_linear_threads_are_bit_identical(backend, layout, ard):
     if layout == "sparse":
         X = sp.csr_matrix(np.where(np.abs(X) > 1.0, X, 0.0))
     state = assert_threads_are_bit_identical(
-        lambda n_jobs: VBLinearRegression(backend=backend, n_jobs=n_jobs, ard=ard, max_iter=20),
+        lambda n_jobs: VBLinearRegression(backend=backend, n_jobs=n_jobs, ard=ard, max_iter=10),
         X, y, lambda est: list(est.predict(X[:2000], return_std=True)))
     assert state["n_iter_"] > 2 and state["backend_"] == backend
 
@@ -424,7 +424,7 @@ def test_logistic_threads_are_bit_identical(backend, n_classes):
     y = np.digitize(score + rng.standard_normal(9000), [-0.5, 0.5][: n_classes - 1])
     assert len(row_chunks(9000, 31, with_partials=True)) - 1 == 3
     state = assert_threads_are_bit_identical(
-        lambda n_jobs: VBLogisticRegression(backend=backend, n_jobs=n_jobs, max_iter=8, tol=0),
+        lambda n_jobs: VBLogisticRegression(backend=backend, n_jobs=n_jobs, max_iter=5, tol=0),
         X, y, lambda est: [est.predict_proba(X), est.decision_function(X)])
     assert len(state["classes_"]) == n_classes and state["backend_"] == backend
 
