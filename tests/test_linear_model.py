@@ -213,7 +213,7 @@ def assert_threads_are_bit_identical(make, X, y, outputs):
 
 
 @pytest.mark.parametrize("ard", [False, True])
-@pytest.mark.parametrize("layout", ["dense", "dense n < d", "sparse"])
+@pytest.mark.parametrize("layout", ["dense", "dense_wide", "sparse"])
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_linear_threads_are_bit_identical(backend, layout, ard):
     """README: "results are bit-identical for any n_jobs with a given backend".
@@ -224,7 +224,7 @@ def test_linear_threads_are_bit_identical(backend, layout, ard):
     n_jobs BLAS threads, the CAVI iterations gave a different coef_ at n_jobs=2 in
     both dense layouts)."""
     require_threads(backend, "regression")
-    if layout == "dense n < d":
+    if layout == "dense_wide":  # n < d: the Woodbury path
         X, y, _ = linear_data(n=150, d=200, seed=13)
     else:
         X, y, _ = linear_data(n=5000, d=150, seed=13)

@@ -293,8 +293,8 @@ def test_grid_weights_and_averages():
     np.testing.assert_allclose(one.elbo_, est.grid_elbo_[g])
 
 
-@pytest.mark.parametrize("case", ["dense grid", "sparse grid", "one point, large n",
-                                  "one point, large n, float32"])
+@pytest.mark.parametrize("case", ["dense_grid", "sparse_grid", "one_point_large_n",
+                                  "one_point_large_n_float32"])
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_threads_are_bit_identical(backend, case):
     """README: "Results are bit-identical whatever n_jobs". Every attribute in
@@ -305,14 +305,14 @@ def test_threads_are_bit_identical(backend, case):
     the threads instead (the compiled backends' two ways of using n_jobs)."""
     require_threads(backend, "spikeslab")
     rng = np.random.default_rng(9)
-    if case.startswith("one point"):
+    if case.startswith("one_point"):
         assert numba_spikeslab.PARALLEL_MIN_ROWS == 1 << 17
         n, p, kw = (1 << 17) + 1000, 6, dict(prior_logodds=-1.0)  # 130 chunks
     else:
         n, p, kw = 150, 20, {}
     X = rng.standard_normal((n, p))
     y = X[:, 0] - 0.5 * X[:, 2] + rng.standard_normal(n)
-    if case == "sparse grid":
+    if case == "sparse_grid":
         X = sp.csr_matrix(np.where(np.abs(X) > 0.8, X, 0.0))
     elif case.endswith("float32"):
         X = X.astype(np.float32)
@@ -322,7 +322,7 @@ def test_threads_are_bit_identical(backend, case):
         fits.append((n_jobs, fitted_state(est), est.predict(X)))
     _, ref_state, ref_pred = fits[0]
     assert ref_state["backend_"] == backend
-    assert len(ref_state["grid_elbo_"]) == (1 if case.startswith("one point") else 10)
+    assert len(ref_state["grid_elbo_"]) == (1 if case.startswith("one_point") else 10)
     for n_jobs, state, pred in fits[1:]:
         assert_state_equal(ref_state, state, f"n_jobs={n_jobs}: vars()")
         np.testing.assert_array_equal(pred, ref_pred, err_msg=f"n_jobs={n_jobs}: predict")
