@@ -15,11 +15,11 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import fastcavi.kernels.reference as reference
 from fastcavi import LatentDirichletAllocation
-from fastcavi.models.lda import update_dirichlet_prior
 from fastcavi.kernels import doc_chunks
-from conftest import N_JOBS, assert_state_equal, fitted_state, require_threads
+from fastcavi.models.lda import update_dirichlet_prior
 
-from conftest import BACKENDS, FAST_BACKENDS, require_backend
+from conftest import (BACKENDS, FAST_BACKENDS, N_JOBS, assert_state_equal, fitted_state,
+                      require_backend, require_threads)
 
 
 def lda_corpus(n_docs=150, n_words=60, n_topics=4, doc_len=60, alpha=0.2, eta=0.1, seed=0):
@@ -398,7 +398,7 @@ def thread_corpus():
 
 @pytest.mark.parametrize("learning_method, dtype", [("batch", np.float64), ("online", np.float64),
                                                    ("batch", np.float32)])
-@pytest.mark.parametrize("backend", ["numpy", "numba", "cython"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_same_seed_is_bit_identical_whatever_n_jobs(corpus, thread_corpus, backend,
                                                    learning_method, dtype):
     """README: "results for a fixed seed and backend are bit-identical from run to run
