@@ -17,7 +17,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
 
 from ._base import transactional
 from .engine import PassMonitor, effective_threads, limit_blas
@@ -280,8 +279,9 @@ class VBLinearRegression(RegressorMixin, BaseEstimator):
         try:
             with limit_blas():
                 st = linear_stats(kernels, X, y, sw, self.fit_intercept, n_threads, self.solver)
-            # the O(d^3) iterations: BLAS/LAPACK on n_jobs threads (never more)
-            with threadpool_limits(limits=n_threads, user_api="blas"):
+                # the O(d^3) iterations on one BLAS/LAPACK thread too: OpenBLAS rounds
+                # its threaded Cholesky and products differently with the thread
+                # count (d >= ~100), so n_jobs threads would break bit-identity
                 res = fit_linear(st, a0=float(self.alpha_1), b0=float(self.alpha_2),
                                  c0=float(self.lambda_1), d0=float(self.lambda_2), ard=self.ard,
                                  learn_alpha=self.fit_lambda, alpha_init=alpha_init,

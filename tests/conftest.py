@@ -208,3 +208,41 @@ def shared_data(*parts):
 def newsgroups_dir():
     """The shared 20 Newsgroups counts folder (skips, or fails, as shared_data does)."""
     return shared_data("20newsgroups")
+
+
+# --------------------------------------------------------------------------
+# Thread invariance (n_jobs)
+# --------------------------------------------------------------------------
+
+#: the n_jobs values of the thread-invariance tests (-1: every core)
+N_JOBS = (1, 2, -1)
+
+
+def fitted_state(estimator):
+    """``vars(estimator)`` without its constructor parameters: all that fit computed."""
+    params = estimator.get_params(deep=False)
+    return {k: v for k, v in vars(estimator).items() if k not in params}
+
+
+def require_threads(name, model):
+    """:func:`require_backend`, and a skip if this backend cannot run two threads here.
+
+    With one thread for every ``n_jobs`` a thread-invariance test compares a
+    computation with itself, so it is skipped, saying why: Numba runs at most
+    ``NUMBA_NUM_THREADS`` threads, and a Cython extension built without
+    OpenMP runs its ``prange`` loops serially.
+    """
+    backend = require_backend(name, model)
+    if name == "numba":
+        import numba
+
+        if numba.config.NUMBA_NUM_THREADS < 2:
+            pytest.skip(f"NUMBA_NUM_THREADS={numba.config.NUMBA_NUM_THREADS}: Numba cannot "
+                        "run two threads, so n_jobs would not change the computation")
+    elif name == "cython":
+        import importlib
+
+        ext = importlib.import_module(f"fastcavi._ext._{model}")
+        if not ext.OPENMP_ENABLED:
+            pytest.skip(f"fastcavi._ext._{model} was built without OpenMP (serial prange)")
+    return backend

@@ -1,6 +1,7 @@
 """LatentDirichletAllocation: agreement with scikit-learn, CAVI monotonicity,
 scikit-learn API contracts, bad input, determinism and ground-truth recovery."""
 
+import copy
 import pickle
 
 import numpy as np
@@ -14,9 +15,11 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import fastcavi.kernels.reference as reference
 from fastcavi import LatentDirichletAllocation
+from fastcavi.kernels import doc_chunks
 from fastcavi.models.lda import update_dirichlet_prior
 
-from conftest import BACKENDS, FAST_BACKENDS, require_backend
+from conftest import (BACKENDS, FAST_BACKENDS, N_JOBS, assert_state_equal, fitted_state,
+                      require_backend, require_threads)
 
 
 def lda_corpus(n_docs=150, n_words=60, n_topics=4, doc_len=60, alpha=0.2, eta=0.1, seed=0):
@@ -382,17 +385,51 @@ def test_interrupted_fit_leaves_previous_model(corpus, monkeypatch):
 
 
 # --------------------------------------------------------------- determinism
-@pytest.mark.parametrize("backend", FAST_BACKENDS)
-def test_same_seed_is_bit_identical_and_threads_agree(corpus, backend):
-    fits = [
-        LatentDirichletAllocation(n_components=4, max_iter=4, random_state=7, backend=backend,
-                                  n_jobs=n).fit(corpus)
-        for n in (1, 1, 2)
-    ]
-    np.testing.assert_array_equal(fits[0].components_, fits[1].components_)
-    assert fits[0].elbo_history_ == fits[1].elbo_history_
-    np.testing.assert_allclose(fits[2].components_, fits[0].components_, rtol=1e-12)
-    np.testing.assert_allclose(fits[2].elbo_, fits[0].elbo_, rtol=1e-12)
+@pytest.fixture(scope="module")
+def thread_corpus():
+    """Big enough that every kernel splits its work differently with n_jobs: 1,100
+    words are three of ``exp_dirichlet_expectation_T``'s 512-word blocks (its bound
+    is summed per block), and 200 documents fill the 8 (1 thread) to 24 (3 threads)
+    chunks of ``doc_chunks`` that threads take dynamically."""
+    X = lda_corpus(n_docs=200, n_words=1100, n_topics=5, doc_len=25, seed=3)[0]
+    assert X.shape[1] > 2 * 512 and len(doc_chunks(X.indptr, 3 * 8)) - 1 == 24
+    return X
+
+
+@pytest.mark.parametrize("learning_method, dtype", [("batch", np.float64), ("online", np.float64),
+                                                   ("batch", np.float32)])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_same_seed_is_bit_identical_whatever_n_jobs(corpus, thread_corpus, backend,
+                                                   learning_method, dtype):
+    """README: "results for a fixed seed and backend are bit-identical from run to run
+    and do not depend on n_jobs". Every fitted attribute (vars(), private ones
+    included: components_, exp_dirichlet_component_, the learned prior, elbo_,
+    elbo_history_, bound_, n_iter_, n_batch_iter_, the random state) is equal, with
+    assert_array_equal for arrays and == for scalars, for n_jobs 1, 2, -1 and 3
+    (a third chunking of the documents; separate runs, so run-to-run equality is
+    tested too), and so are transform, score and perplexity, and (online) a
+    partial_fit after the fit. The NumPy reference
+    ignores n_threads, so it runs on a smaller corpus: only the driver is tested."""
+    require_threads(backend, "lda")
+    X = (corpus[:60] if backend == "numpy" else thread_corpus).astype(dtype)
+    batch = X.shape[0] // 3  # online: three minibatches, each over its own words
+    kw = dict(n_components=5, max_iter=2, random_state=7, backend=backend,
+              learning_method=learning_method, batch_size=batch, total_samples=X.shape[0],
+              evaluate_every=2, perp_tol=0.0, learn_doc_topic_prior="asymmetric")
+    fits = {}
+    for n_jobs in N_JOBS + (3,):
+        lda = LatentDirichletAllocation(n_jobs=n_jobs, **kw).fit(X)
+        state = copy.deepcopy(fitted_state(lda))
+        outputs = [lda.transform(X), lda.score(X), lda.perplexity(X)]
+        if learning_method == "online":
+            lda.partial_fit(X[:batch])
+        fits[n_jobs] = (state, outputs, fitted_state(lda))
+    ref = fits.pop(1)
+    assert ref[0]["n_iter_"] == 2 and ref[0]["components_"].dtype == dtype
+    for n_jobs, fit in fits.items():
+        for what, a, b in zip(["vars() after fit", "[transform, score, perplexity]",
+                               "vars() after partial_fit"], ref, fit):
+            assert_state_equal(a, b, f"n_jobs={n_jobs}: {what}")
 
 
 def test_backends_agree(corpus):

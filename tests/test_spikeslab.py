@@ -27,9 +27,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Ridge
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from fastcavi.kernels import numba_spikeslab
 from fastcavi.spikeslab import SpikeSlabRegression, spikeslab_elbo
 
-from conftest import FAST_BACKENDS, require_backend
+from conftest import (FAST_BACKENDS, N_JOBS, assert_state_equal, fitted_state, require_backend,
+                      require_threads)
 
 BACKENDS = ("numpy",) + FAST_BACKENDS
 
@@ -292,17 +294,39 @@ def test_grid_weights_and_averages():
     np.testing.assert_allclose(one.elbo_, est.grid_elbo_[g])
 
 
-@pytest.mark.parametrize("backend", FAST_BACKENDS)
-def test_threads_are_bit_identical(backend):
-    require_backend(backend, "spikeslab")
+@pytest.mark.parametrize("case", ["dense_grid", "sparse_grid", "one_point_large_n",
+                                  "one_point_large_n_float32"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_threads_are_bit_identical(backend, case):
+    """README: "Results are bit-identical whatever n_jobs". Every attribute in
+    vars() (the grid's alpha, mu, s, ELBOs and histories included) and predict
+    equal (assert_array_equal, == for scalars) for n_jobs 1, 2, -1 and 3.
+    A grid of 10 prior log-odds runs its points on n_jobs threads; one grid point
+    with n >= PARALLEL_MIN_ROWS shares each coordinate's 1,024-row chunks among
+    the threads instead (the compiled backends' two ways of using n_jobs)."""
+    require_threads(backend, "spikeslab")
     rng = np.random.default_rng(9)
-    X = rng.standard_normal((150, 20))
-    y = X[:, 0] + rng.standard_normal(150)
-    fits = [SpikeSlabRegression(backend=backend, n_jobs=j, random_state=3).fit(X, y)
-            for j in (1, 2, 3)]
-    for f in fits[1:]:
-        np.testing.assert_array_equal(f.coef_, fits[0].coef_)
-        np.testing.assert_array_equal(f.grid_elbo_, fits[0].grid_elbo_)
+    if case.startswith("one_point"):
+        assert numba_spikeslab.PARALLEL_MIN_ROWS == 1 << 17
+        n, p, kw = (1 << 17) + 1000, 6, dict(prior_logodds=-1.0)  # 130 chunks
+    else:
+        n, p, kw = 150, 20, {}
+    X = rng.standard_normal((n, p))
+    y = X[:, 0] - 0.5 * X[:, 2] + rng.standard_normal(n)
+    if case == "sparse_grid":
+        X = sp.csr_matrix(np.where(np.abs(X) > 0.8, X, 0.0))
+    elif case.endswith("float32"):
+        X = X.astype(np.float32)
+    fits = []
+    for n_jobs in N_JOBS + (3,):
+        est = SpikeSlabRegression(backend=backend, n_jobs=n_jobs, random_state=3, **kw).fit(X, y)
+        fits.append((n_jobs, fitted_state(est), est.predict(X)))
+    _, ref_state, ref_pred = fits[0]
+    assert ref_state["backend_"] == backend
+    assert len(ref_state["grid_elbo_"]) == (1 if case.startswith("one_point") else 10)
+    for n_jobs, state, pred in fits[1:]:
+        assert_state_equal(ref_state, state, f"n_jobs={n_jobs}: vars()")
+        np.testing.assert_array_equal(pred, ref_pred, err_msg=f"n_jobs={n_jobs}: predict")
 
 
 def test_recovers_sparse_signal_with_estimated_hyperparameters():
