@@ -42,9 +42,12 @@ __all__ = list(KERNELS) + ["jj_lambda", "block_rows", "row_chunks", "moment_fact
 def block_rows(p):
     """Rows per block for p augmented columns: about 800 KiB of float64, in [16, 1024].
 
-    Measured on the fused logistic sweep (n=100,000, p=201, one thread): 400-512
-    rows per block ran 1.3-1.6x faster than 163 (the BLAS calls are too short)
-    and than 1024-2048 (the block leaves L2).
+    Measured on the fused logistic sweep when it used ``dtrsm`` (n=100,000,
+    p=201, one thread): 400-512 rows per block ran 1.3-1.6x faster than 163
+    (the BLAS calls are too short) and than 1024-2048 (the block leaves L2).
+    With ``dtrmm`` (n=200,000, p=201, one thread, CPU time, load 6 on 2 cores)
+    every size from 96 to 1024 rows lay within 8% of the others, the noise of
+    that machine, so the size was kept.
 
     Parameters
     ----------
