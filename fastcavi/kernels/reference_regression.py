@@ -40,14 +40,17 @@ __all__ = list(KERNELS) + ["jj_lambda", "block_rows", "row_chunks", "moment_fact
 
 
 def block_rows(p):
-    """Rows per block for p augmented columns: about 800 KiB of float64, in [16, 1024].
+    """Rows per block for p augmented columns: about 300 KiB of float64, in [16, 1024].
 
-    Measured on the fused logistic sweep when it used ``dtrsm`` (n=100,000,
-    p=201, one thread): 400-512 rows per block ran 1.3-1.6x faster than 163
-    (the BLAS calls are too short) and than 1024-2048 (the block leaves L2).
-    With ``dtrmm`` (n=200,000, p=201, one thread, CPU time, load 6 on 2 cores)
-    every size from 96 to 1024 rows lay within 8% of the others, the noise of
-    that machine, so the size was kept.
+    A block's scratch buffers (one or two of these), the p x p partial matrix
+    and, in the logistic sweep, the (p+1) x (p+1) factor of
+    :func:`moment_factor` share L2 (2 MiB per core here) with BLAS's packing
+    buffers. Measured with ``dtrmm`` (n=200,000, p=201, one thread, CPU time,
+    interleaved runs, load 3-7 on 2 cores): 192 rows per block against 509
+    (the earlier 800 KiB) made the fused logistic sweep 8% faster and the
+    weighted Gram 6% faster; 96-1024 rows were all within 10% of each other.
+    (Before ``dtrmm``, with ``dtrsm``, 400-512 rows ran 1.3-1.6x faster than 163
+    and than 1024-2048.)
 
     Parameters
     ----------
@@ -58,7 +61,7 @@ def block_rows(p):
     -------
     rows : int
     """
-    return int(min(1024, max(16, 102400 // max(p, 1))))
+    return int(min(1024, max(16, 38400 // max(p, 1))))
 
 
 #: most chunks (partial Gram matrices) per call, and their memory budget
