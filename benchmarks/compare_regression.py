@@ -3,9 +3,13 @@
 
 Every ratio is a time divided by another time measured in the same run, on
 the same data, with BLAS limited to the same number of threads as the
-kernels' ``n_jobs``, and every time is the best of ``--repeat`` runs. The
+kernels' ``n_jobs``, and every time is the best of ``--repeat`` runs. A
+numerator and its denominator are timed in alternation (one of each per
+round), so that load changing on a shared machine affects both alike. The
 table printed at the end (and ``"ratios"`` in the JSON) names the numerator
-and the denominator of each ratio.
+and the denominator of each ratio and gives it for wall times and, as a check
+that is less sensitive to other processes taking the CPU, for CPU times
+(``time.process_time``, summed over threads).
 
 1. ``VBLinearRegression`` on dense Gaussian data (n=200,000, d=200;
    ``--quick``: n=20,000, d=50): full fit, and full ARD fit, each divided by
@@ -62,15 +66,39 @@ XTX = "X.T @ X"
 GRAM = "Xs.T @ Xs, Xs[:] = X*sqrt(lam)[:,None]"
 
 
+class Timing:
+    """Best wall and CPU (``time.process_time``, all threads) seconds of one function."""
+
+    def __init__(self, wall, cpu, results):
+        self.wall, self.cpu, self.results = wall, cpu, results
+
+    @property
+    def result(self):
+        return self.results[-1]
+
+
+def interleaved(fns, repeat):
+    """Time every function of ``fns`` once per round for ``repeat`` rounds: {name: Timing}.
+
+    A numerator and its denominator are timed in the same rounds, so a change
+    of load on the shared machine during the run affects both alike.
+    """
+    wall = {k: [] for k in fns}
+    cpu = {k: [] for k in fns}
+    results = {k: [] for k in fns}
+    for _ in range(repeat):
+        for k, fn in fns.items():
+            c0, w0 = time.process_time(), time.perf_counter()
+            results[k].append(fn())
+            wall[k].append(time.perf_counter() - w0)
+            cpu[k].append(time.process_time() - c0)
+    return {k: Timing(min(wall[k]), min(cpu[k]), results[k]) for k in fns}
+
+
 def best_of(fn, repeat):
     """Best wall time of ``repeat`` calls of ``fn`` and the last result."""
-    times = []
-    out = None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
+    t = interleaved({"fn": fn}, repeat)["fn"]
+    return t.wall, t.result
 
 
 def weighted_gram(X, lam, out=None):
@@ -79,12 +107,17 @@ def weighted_gram(X, lam, out=None):
     return Xs.T @ Xs
 
 
-def ratio(backend, threads, n, numerator, t_num, denominator, t_den, target=None):
-    """One row of the ratio table: what is divided by what, both times and the quotient."""
+def ratio(backend, threads, n, numerator, num, denominator, den, target=None):
+    """One row of the ratio table: what is divided by what, both times and the quotients.
+
+    ``num`` and ``den`` are (wall, cpu) seconds; cpu may be None (not measured).
+    """
+    cpu = num[1] / den[1] if num[1] is not None and den[1] is not None else None
     return {"backend": backend, "threads": threads, "n": n,
-            "numerator": numerator, "numerator_seconds": t_num,
-            "denominator": denominator, "denominator_seconds": t_den,
-            "ratio": t_num / t_den, "target": target}
+            "numerator": numerator, "numerator_seconds": num[0],
+            "denominator": denominator, "denominator_seconds": den[0],
+            "ratio": num[0] / den[0], "numerator_cpu_seconds": num[1],
+            "denominator_cpu_seconds": den[1], "cpu_ratio": cpu, "target": target}
 
 
 def gaussian_design(n, d, seed):
@@ -96,12 +129,14 @@ def bayesian_ridge(X, y, repeat, threads):
     from sklearn.linear_model import BayesianRidge
 
     with threadpool_limits(limits=threads, user_api="blas"):
-        t_xtx, _ = best_of(lambda: X.T @ X, repeat)
-        t_br, br = best_of(lambda: BayesianRidge().fit(X, y), repeat)
-    return t_xtx, t_br, br
+        t = interleaved({"xtx": lambda: X.T @ X, "br": lambda: BayesianRidge().fit(X, y)},
+                        repeat)
+    row = ratio("sklearn", threads, X.shape[0], "BayesianRidge().fit",
+                (t["br"].wall, t["br"].cpu), XTX, (t["xtx"].wall, t["xtx"].cpu))
+    return row, t["br"].result
 
 
-def linear_speed(X, y, t_xtx, br, repeat, threads, backend):
+def linear_speed(X, y, br, repeat, threads, backend):
     from fastcavi.linear_model import VBLinearRegression
 
     n, d = X.shape
@@ -111,16 +146,20 @@ def linear_speed(X, y, t_xtx, br, repeat, threads, backend):
 
     fit(False)  # compile (Numba) outside the timings
     with threadpool_limits(limits=threads, user_api="blas"):
-        t_fit, est = best_of(lambda: fit(False), repeat)
-        t_ard, ard = best_of(lambda: fit(True), repeat)
+        t = interleaved({"xtx": lambda: X.T @ X, "fit": lambda: fit(False),
+                         "ard": lambda: fit(True)}, repeat)
+    est, ard = t["fit"].result, t["ard"].result
     be = est.backend_
+    xtx = (t["xtx"].wall, t["xtx"].cpu)
     rows = [
-        ratio(be, threads, n, "VBLinearRegression().fit", t_fit, XTX, t_xtx, TARGET_LINEAR),
-        ratio(be, threads, n, "VBLinearRegression(ard=True).fit", t_ard, XTX, t_xtx),
+        ratio(be, threads, n, "VBLinearRegression().fit", (t["fit"].wall, t["fit"].cpu), XTX,
+              xtx, TARGET_LINEAR),
+        ratio(be, threads, n, "VBLinearRegression(ard=True).fit", (t["ard"].wall, t["ard"].cpu),
+              XTX, xtx),
     ]
-    info = {"n": n, "d": d, "threads": threads, "backend": be, "xtx_seconds": t_xtx,
-            "fit_seconds": t_fit, "fit_ard_seconds": t_ard, "n_iter": est.n_iter_,
-            "n_iter_ard": ard.n_iter_,
+    info = {"n": n, "d": d, "threads": threads, "backend": be, "xtx_seconds": t["xtx"].wall,
+            "fit_seconds": t["fit"].wall, "fit_ard_seconds": t["ard"].wall,
+            "n_iter": est.n_iter_, "n_iter_ard": ard.n_iter_,
             "max_abs_coef_diff_vs_bayesian_ridge": float(np.max(np.abs(est.coef_ - br.coef_)))}
     return rows, info
 
@@ -134,16 +173,27 @@ def logistic_problem(n, d, seed):
 
 
 def gram_baselines(X, lam, repeat, threads):
-    """Best times of the weighted Gram: into a preallocated Xs, allocating Xs, general product."""
+    """Best wall times of the weighted Gram: preallocated Xs, allocating Xs, general product."""
     buf = np.empty_like(X)
     with threadpool_limits(limits=threads, user_api="blas"):
-        t_eff, _ = best_of(lambda: weighted_gram(X, lam, buf), repeat)
-        t_alloc, _ = best_of(lambda: weighted_gram(X, lam), repeat)
-        t_gen, _ = best_of(lambda: (X * lam[:, None]).T @ X, repeat)
-    return t_eff, t_alloc, t_gen
+        t = interleaved({"preallocated_xs_seconds": lambda: weighted_gram(X, lam, buf),
+                         "allocating_xs_seconds": lambda: weighted_gram(X, lam),
+                         "general_product_seconds": lambda: (X * lam[:, None]).T @ X}, repeat)
+    return {k: v.wall for k, v in t.items()}
 
 
-def logistic_like_for_like(X, y, t_gram, repeat, threads, backend):
+def gram_timer(X, lam, threads):
+    """The denominator: the weighted Gram into a buffer allocated once, on ``threads`` threads."""
+    buf = np.empty_like(X)
+
+    def run():
+        with threadpool_limits(limits=threads, user_api="blas"):
+            return weighted_gram(X, lam, buf)
+
+    return run
+
+
+def logistic_like_for_like(X, y, lam, repeat, threads, backend):
     from fastcavi.linear_model import VBLogisticRegression
 
     def fit(max_iter):
@@ -151,21 +201,23 @@ def logistic_like_for_like(X, y, t_gram, repeat, threads, backend):
                                     n_jobs=threads).fit(X, y)
 
     fit(SHORT_FIT)  # compile (Numba) outside the timings
-    t_long, long_ = best_of(lambda: fit(LONG_FIT), repeat)
-    t_short, short = best_of(lambda: fit(SHORT_FIT), repeat)
+    t = interleaved({"gram": gram_timer(X, lam, threads), "long": lambda: fit(LONG_FIT),
+                     "short": lambda: fit(SHORT_FIT)}, repeat)
+    long_, short = t["long"].result, t["short"].result
     assert long_.n_iter_[0] == LONG_FIT and short.n_iter_[0] == SHORT_FIT
-    t_iter = (t_long - t_short) / (LONG_FIT - SHORT_FIT)
+    k = LONG_FIT - SHORT_FIT
+    it = ((t["long"].wall - t["short"].wall) / k, (t["long"].cpu - t["short"].cpu) / k)
     be = long_.backend_
     row = ratio(be, threads, X.shape[0],
                 f"VBLogisticRegression iteration: (fit {LONG_FIT} it. - fit {SHORT_FIT} it.) / "
-                f"{LONG_FIT - SHORT_FIT}", t_iter, GRAM, t_gram, TARGET_LOGISTIC)
+                f"{k}", it, GRAM, (t["gram"].wall, t["gram"].cpu), TARGET_LOGISTIC)
     info = {"n": X.shape[0], "d": X.shape[1], "threads": threads, "backend": be,
-            "fit_long_seconds": t_long, "fit_short_seconds": t_short,
-            "iteration_seconds": t_iter, "weighted_gram_seconds": t_gram}
+            "fit_long_seconds": t["long"].wall, "fit_short_seconds": t["short"].wall,
+            "iteration_seconds": it[0], "weighted_gram_seconds": t["gram"].wall}
     return row, info
 
 
-def logistic_monitor(X, y, t_gram, repeat, threads, backend, iters=8):
+def logistic_monitor(X, y, lam, repeat, threads, backend, iters=8):
     from fastcavi.engine import PassMonitor, limit_blas
     from fastcavi.kernels import get_backend
     from fastcavi.models.regression import fit_logistic
@@ -187,12 +239,13 @@ def logistic_monitor(X, y, t_gram, repeat, threads, backend, iters=8):
         return float(np.median(mon.pass_seconds[1:-1]))
 
     run(3)  # compile (Numba)
-    t_iter = min(run(iters) for _ in range(repeat))
+    tm = interleaved({"gram": gram_timer(X, lam, threads), "fit": lambda: run(iters)}, repeat)
+    t_iter = min(tm["fit"].results)
     row = ratio(kernels.name, threads, n,
-                f"VBLogisticRegression iteration: median PassMonitor pass, {iters} it.", t_iter,
-                GRAM, t_gram, TARGET_LOGISTIC)
+                f"VBLogisticRegression iteration: median PassMonitor pass, {iters} it.",
+                (t_iter, None), GRAM, (tm["gram"].wall, tm["gram"].cpu), TARGET_LOGISTIC)
     info = {"n": n, "d": d, "threads": threads, "backend": kernels.name,
-            "iteration_seconds": t_iter, "weighted_gram_seconds": t_gram}
+            "iteration_seconds": t_iter, "weighted_gram_seconds": tm["gram"].wall}
     return row, info
 
 
@@ -230,16 +283,19 @@ def accuracy(backend, repeat):
 
 
 def print_ratios(rows):
-    """The ratio table: numerator / denominator, both times, the quotient and the target."""
+    """The ratio table: numerator / denominator, both wall times, the quotients, the target."""
     head = (f"{'numerator':<62} / {'denominator':<40} {'backend':<7} {'thr':>3} {'n':>7} "
-            f"{'num. s':>7} {'den. s':>7} {'ratio':>7}  target")
+            f"{'num. s':>7} {'den. s':>7} {'ratio':>7} {'cpu':>7}  target")
     print(head)
     print("-" * len(head))
     for r in rows:
         target = f"<= {r['target']}x" if r["target"] else ""
+        cpu = f"{r['cpu_ratio']:>6.2f}x" if r["cpu_ratio"] is not None else f"{'-':>7}"
         print(f"{r['numerator']:<62} / {r['denominator']:<40} {r['backend']:<7} "
               f"{r['threads']:>3} {r['n']:>7} {r['numerator_seconds']:>7.3f} "
-              f"{r['denominator_seconds']:>7.3f} {r['ratio']:>6.2f}x  {target}")
+              f"{r['denominator_seconds']:>7.3f} {r['ratio']:>6.2f}x {cpu}  {target}")
+    print("ratio: of best wall times; cpu: of best CPU times (process_time, every thread), "
+          "each numerator timed in the same rounds as its denominator")
 
 
 def default_backends():
@@ -275,42 +331,39 @@ def main(argv=None):
     Xl, yl, laml = logistic_problem(n, d, 1)
     Xm, ym, lamm = logistic_problem(ln, d, 2)
     for th in args.threads:
-        t_xtx, t_br, br = bayesian_ridge(X, y, args.repeat, th)
-        out["ratios"].append(ratio("sklearn", th, n, "BayesianRidge().fit", t_br, XTX, t_xtx))
-        grams = {}
-        for key, (Xg, lamg) in {"like_for_like": (Xl, laml), "monitor": (Xm, lamm)}.items():
-            t_eff, t_alloc, t_gen = gram_baselines(Xg, lamg, args.repeat, th)
-            grams[key] = t_eff
-            out["weighted_gram"].append({"n": Xg.shape[0], "d": d, "threads": th,
-                                         "preallocated_xs_seconds": t_eff,
-                                         "allocating_xs_seconds": t_alloc,
-                                         "general_product_seconds": t_gen})
+        row, br = bayesian_ridge(X, y, args.repeat, th)
+        out["ratios"].append(row)
+        for Xg, lamg in ((Xl, laml), (Xm, lamm)):
+            g = gram_baselines(Xg, lamg, args.repeat, th)
+            out["weighted_gram"].append({"n": Xg.shape[0], "d": d, "threads": th, **g})
             print(f"[weighted Gram n={Xg.shape[0]} d={d} threads={th}] Xs.T @ Xs with Xs "
-                  f"preallocated {t_eff:.3f}s (the denominator), allocated {t_alloc:.3f}s; "
-                  f"previous baseline (X*lam[:,None]).T @ X {t_gen:.3f}s", flush=True)
+                  f"preallocated {g['preallocated_xs_seconds']:.3f}s (the denominator), "
+                  f"allocated {g['allocating_xs_seconds']:.3f}s; previous baseline "
+                  f"(X*lam[:,None]).T @ X {g['general_product_seconds']:.3f}s", flush=True)
         for be in backends:
-            rows, info = linear_speed(X, y, t_xtx, br, args.repeat, th, be)
+            rows, info = linear_speed(X, y, br, args.repeat, th, be)
             out["linear"].append(info)
             out["ratios"] += rows
             print(f"[linear n={n} d={d} threads={th} backend={info['backend']}] "
-                  f"X^T X {t_xtx:.3f}s; fit {info['fit_seconds']:.3f}s "
+                  f"X^T X {info['xtx_seconds']:.3f}s; fit {info['fit_seconds']:.3f}s "
                   f"({info['n_iter']} it.); ARD fit {info['fit_ard_seconds']:.3f}s "
-                  f"({info['n_iter_ard']} it.); BayesianRidge {t_br:.3f}s; max |coef - "
-                  f"BayesianRidge| {info['max_abs_coef_diff_vs_bayesian_ridge']:.2e}", flush=True)
-            row, info = logistic_like_for_like(Xl, yl, grams["like_for_like"], args.repeat, th,
-                                               be)
+                  f"({info['n_iter_ard']} it.); BayesianRidge {row['numerator_seconds']:.3f}s; "
+                  f"max |coef - BayesianRidge| {info['max_abs_coef_diff_vs_bayesian_ridge']:.2e}",
+                  flush=True)
+            r, info = logistic_like_for_like(Xl, yl, laml, args.repeat, th, be)
             out["logistic_like_for_like"].append(info)
-            out["ratios"].append(row)
+            out["ratios"].append(r)
             print(f"[logistic like-for-like n={n} d={d} threads={th} backend={info['backend']}] "
                   f"fit {LONG_FIT} it. {info['fit_long_seconds']:.3f}s, {SHORT_FIT} it. "
                   f"{info['fit_short_seconds']:.3f}s: iteration {info['iteration_seconds']:.3f}s "
-                  f"= {row['ratio']:.2f}x the weighted Gram", flush=True)
-            row, info = logistic_monitor(Xm, ym, grams["monitor"], args.repeat, th, be)
+                  f"= {r['ratio']:.2f}x the weighted Gram ({info['weighted_gram_seconds']:.3f}s)",
+                  flush=True)
+            r, info = logistic_monitor(Xm, ym, lamm, args.repeat, th, be)
             out["logistic_monitor"].append(info)
-            out["ratios"].append(row)
+            out["ratios"].append(r)
             print(f"[logistic PassMonitor n={ln} d={d} threads={th} backend={info['backend']}] "
-                  f"iteration {info['iteration_seconds']:.3f}s = {row['ratio']:.2f}x the "
-                  f"weighted Gram", flush=True)
+                  f"iteration {info['iteration_seconds']:.3f}s = {r['ratio']:.2f}x the "
+                  f"weighted Gram ({info['weighted_gram_seconds']:.3f}s)", flush=True)
     out["accuracy"] = accuracy(backends[0] if backends else "auto", args.repeat)
     for row in out["accuracy"]:
         print(f"[{row['dataset']} n_test={row['n_test']} d={row['d']} K={row['classes']}] "
