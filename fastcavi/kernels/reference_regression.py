@@ -67,10 +67,18 @@ def block_rows(p):
 #: most chunks (partial Gram matrices) per call, and their memory budget
 _MAX_CHUNKS = 64
 _PARTIAL_BYTES = 1 << 26
+#: a chunk spans at most four sets of rows of this many float64 values (800 KiB),
+#: block_rows' size until it shrank to 300 KiB; chunks kept theirs, so the
+#: chunk-ordered sums (and the tests that count chunks) did not change
+_CHUNK_BLOCK_VALUES = 102400
 
 
 def row_chunks(n, p, with_partials=True):
     """Chunk boundaries over n rows; their number depends only on (n, p).
+
+    As few chunks as hold at most ``4 * min(1024, max(16, 102400 // p))`` rows
+    each, independently of :func:`block_rows`, but never more than 64 (nor,
+    with partial matrices, more than 64 MiB of them): then chunks are larger.
 
     Parameters
     ----------
@@ -84,7 +92,7 @@ def row_chunks(n, p, with_partials=True):
     -------
     bounds : ndarray of shape (m + 1,), int64
     """
-    rows = block_rows(p)
+    rows = int(min(1024, max(16, _CHUNK_BLOCK_VALUES // max(p, 1))))
     n_chunks = max(1, min(_MAX_CHUNKS, -(-n // (4 * rows))))
     if with_partials:
         n_chunks = max(1, min(n_chunks, _PARTIAL_BYTES // (8 * p * p)))
