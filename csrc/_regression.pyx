@@ -8,21 +8,22 @@ OpenMP ``prange`` (dynamic schedule) over contiguous row chunks whose number
 depends only on (n, p) (the same :func:`row_chunks` as the Numba backend);
 each chunk allocates its float64 scratch block once, fills it with the
 augmented rows of its block (converting float32 input), and calls BLAS from
-``scipy.linalg.cython_blas`` on the block: ``dtrsm`` for ``R^-T x~`` and
-``dsyrk`` for the chunk's partial Gram matrix. Partial matrices and partial
-ELBO terms are added in chunk order, so results are bit-identical for any
-``n_threads``. The caller keeps BLAS single-threaded while these run
-(:func:`fastcavi.engine.limit_blas`).
+``scipy.linalg.cython_blas`` on the block: ``dtrmm`` with the factor of
+:func:`~fastcavi.kernels.reference_regression.moment_factor` for
+``R^-T x~`` and ``x~^T mu`` in one product, and ``dsyrk`` for the chunk's
+partial Gram matrix. Partial matrices and partial ELBO terms are added in
+chunk order, so results are bit-identical for any ``n_threads``. The caller
+keeps BLAS single-threaded while these run (:func:`fastcavi.engine.limit_blas`).
 """
 
 from cython.parallel cimport parallel, prange
 from libc.math cimport sqrt, tanh, exp, log1p
 from libc.stdlib cimport free, malloc
-from scipy.linalg.cython_blas cimport dsyrk, dtrsm
+from scipy.linalg.cython_blas cimport dsyrk, dtrmm
 
 import numpy as np
 
-from fastcavi.kernels.reference_regression import block_rows, row_chunks
+from fastcavi.kernels.reference_regression import block_rows, moment_factor, row_chunks
 
 __all__ = ["weighted_gram", "predictive_moments", "jj_step", "OPENMP_ENABLED"]
 
@@ -70,14 +71,30 @@ cdef inline void _syrk(double *buf, int m, int p, double *G) noexcept nogil:
     dsyrk(&uplo, &trans, &p, &m, &one, buf, &p, &one, G, &p)
 
 
-cdef inline void _trsm(const double *R, double *buf, int m, int p) noexcept nogil:
-    """Row i of buf (i < m) <- R^-T row i; R is C-order upper = col-major lower."""
+cdef inline void _trmm(const double *F, double *buf, int m, int q) noexcept nogil:
+    """Row i of buf (i < m, q entries) <- F^T row i; F is C-order upper = col-major lower."""
     cdef char side = b'L'
     cdef char uplo = b'L'
     cdef char trans = b'N'
     cdef char diag = b'N'
     cdef double one = 1.0
-    dtrsm(&side, &uplo, &trans, &diag, &p, &m, &one, <double *>R, &p, buf, &p)
+    dtrmm(&side, &uplo, &trans, &diag, &q, &m, &one, <double *>F, &q, buf, &q)
+
+
+cdef inline double _sumsq(const double *z, Py_ssize_t n) noexcept nogil:
+    """sum_j z[j]^2 in four interleaved partial sums: a fixed order, four independent chains."""
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    cdef Py_ssize_t j = 0
+    while j + 4 <= n:
+        s0 = s0 + z[j] * z[j]
+        s1 = s1 + z[j + 1] * z[j + 1]
+        s2 = s2 + z[j + 2] * z[j + 2]
+        s3 = s3 + z[j + 3] * z[j + 3]
+        j = j + 4
+    while j < n:
+        s0 = s0 + z[j] * z[j]
+        j = j + 1
+    return (s0 + s1) + (s2 + s3)
 
 
 cdef void _reduce_sym(double[:, :, ::1] partial, double[:, ::1] G) noexcept nogil:
@@ -134,35 +151,29 @@ def weighted_gram(X, sample_weight, center, intercept, G, n_threads=1):
 
 
 def _moments(const floating[:, ::1] X, const double[::1] center, bint intercept,
-             const double[:, ::1] R, const double[::1] mu, double[::1] mean, double[::1] var,
+             const double[:, ::1] F, double[::1] mean, double[::1] var,
              const long long[::1] bounds, int rows, int n_threads):
     cdef Py_ssize_t n_chunks = bounds.shape[0] - 1
-    cdef int p = R.shape[0]
-    cdef Py_ssize_t c, i, j, start, stop, pp = p
+    cdef int q = F.shape[0]
+    cdef Py_ssize_t c, i, start, stop, qq = q
     cdef int m
-    cdef double a, v
-    cdef double *buf
+    cdef double *tri
     with nogil, parallel(num_threads=n_threads):
-        buf = <double *>malloc(rows * p * sizeof(double))
+        tri = <double *>malloc(rows * q * sizeof(double))
         for c in prange(n_chunks, schedule="dynamic"):
             start = bounds[c]
             stop = bounds[c + 1]
             while start < stop:
                 m = <int>min(<Py_ssize_t>rows, stop - start)
+                for i in range(m):  # tri row i = [x~, 0]
+                    _fill(X, start + i, &center[0], intercept, 1.0, tri + i * qq)
+                    tri[i * qq + qq - 1] = 0.0
+                _trmm(&F[0, 0], tri, m, q)
                 for i in range(m):
-                    _fill(X, start + i, &center[0], intercept, 1.0, buf + i * pp)
-                    a = 0.0
-                    for j in range(pp):
-                        a = a + buf[i * pp + j] * mu[j]
-                    mean[start + i] = a
-                _trsm(&R[0, 0], buf, m, p)
-                for i in range(m):
-                    v = 0.0
-                    for j in range(pp):
-                        v = v + buf[i * pp + j] * buf[i * pp + j]
-                    var[start + i] = v
+                    mean[start + i] = tri[i * qq + qq - 1]
+                    var[start + i] = _sumsq(tri + i * qq, qq - 1)
                 start = start + m
-        free(buf)
+        free(tri)
 
 
 def predictive_moments(X, center, intercept, R, mu, mean, var, n_threads=1):
@@ -175,27 +186,25 @@ def predictive_moments(X, center, intercept, R, mu, mean, var, n_threads=1):
     center = np.ascontiguousarray(center, dtype=np.float64)
     if center.shape[0] == 0:
         center = np.zeros(1)
-    _moments(X, center, bool(intercept), np.ascontiguousarray(R, dtype=np.float64),
-             np.ascontiguousarray(mu, dtype=np.float64), mean, var, bounds, block_rows(p),
+    _moments(X, center, bool(intercept), moment_factor(R, mu), mean, var, bounds, block_rows(p),
              max(1, int(n_threads)))
 
 
 def _jj(const floating[:, ::1] X, const double[::1] t, const double[::1] sw, bint intercept,
-        const double[:, ::1] R, const double[::1] mu, double[::1] xi, double[:, :, ::1] partial,
+        const double[:, ::1] F, double[::1] xi, double[:, :, ::1] partial,
         bint compute_gram, const long long[::1] bounds, int rows, double[::1] terms,
         const double[::1] zero_center, int n_threads):
     cdef Py_ssize_t n_chunks = bounds.shape[0] - 1
-    cdef int p = R.shape[0]
-    cdef Py_ssize_t c, i, j, start, stop, row, pp = p
+    cdef int q = F.shape[0]
+    cdef int p = q - 1
+    cdef Py_ssize_t c, i, j, start, stop, row, pp = p, qq = q
     cdef int m
-    cdef double a, v, x, acc, scale
+    cdef double a, x, acc, scale
     cdef double *buf
     cdef double *tri
-    cdef double *proj
     with nogil, parallel(num_threads=n_threads):
         buf = <double *>malloc(rows * p * sizeof(double))
-        tri = <double *>malloc(rows * p * sizeof(double))
-        proj = <double *>malloc(rows * sizeof(double))
+        tri = <double *>malloc(rows * q * sizeof(double))
         for c in prange(n_chunks, schedule="dynamic"):
             if compute_gram:
                 for i in range(pp * pp):
@@ -205,21 +214,16 @@ def _jj(const floating[:, ::1] X, const double[::1] t, const double[::1] sw, bin
             stop = bounds[c + 1]
             while start < stop:
                 m = <int>min(<Py_ssize_t>rows, stop - start)
-                for i in range(m):
+                for i in range(m):  # X is read once: buf row i = x~, tri row i = [x~, 0]
                     _fill(X, start + i, &zero_center[0], intercept, 1.0, buf + i * pp)
-                    a = 0.0
                     for j in range(pp):
-                        a = a + buf[i * pp + j] * mu[j]
-                        tri[i * pp + j] = buf[i * pp + j]
-                    proj[i] = a
-                _trsm(&R[0, 0], tri, m, p)
+                        tri[i * qq + j] = buf[i * pp + j]
+                    tri[i * qq + pp] = 0.0
+                _trmm(&F[0, 0], tri, m, q)
                 for i in range(m):
-                    v = 0.0
-                    for j in range(pp):
-                        v = v + tri[i * pp + j] * tri[i * pp + j]
                     row = start + i
-                    a = proj[i]
-                    x = sqrt(v + a * a)
+                    a = tri[i * qq + pp]
+                    x = sqrt(_sumsq(tri + i * qq, qq))  # ||R^-T x~||^2 + a^2
                     xi[row] = x
                     acc = acc + sw[row] * (-log1p(exp(-x)) - 0.5 * x + 0.5 * t[row] * a)
                     if compute_gram:
@@ -232,7 +236,6 @@ def _jj(const floating[:, ::1] X, const double[::1] t, const double[::1] sw, bin
             terms[c] = acc
         free(buf)
         free(tri)
-        free(proj)
 
 
 def jj_step(X, t, sample_weight, intercept, R, mu, xi, G, compute_gram, n_threads=1):
@@ -251,8 +254,7 @@ def jj_step(X, t, sample_weight, intercept, R, mu, xi, G, compute_gram, n_thread
     terms = np.zeros(n_chunks, dtype=np.float64)
     _jj(X, np.ascontiguousarray(t, dtype=np.float64),
         np.ascontiguousarray(sample_weight, dtype=np.float64), bool(intercept),
-        np.ascontiguousarray(R, dtype=np.float64), np.ascontiguousarray(mu, dtype=np.float64),
-        xi, partial, bool(compute_gram), bounds, block_rows(p), terms,
+        moment_factor(R, mu), xi, partial, bool(compute_gram), bounds, block_rows(p), terms,
         np.zeros(max(1, X.shape[1]), dtype=np.float64), max(1, int(n_threads)))
     if compute_gram:
         _reduce_sym(partial, G)

@@ -9,7 +9,9 @@ Gram) its own partial p x p matrix, and the partial results are added in
 chunk order, so results do not depend on the thread count.
 
 Dense linear algebra on a block is BLAS from SciPy's ``cython_blas``
-(``dsyrk`` for the Gram, ``dtrsm`` for ``R^-T x~``): the function addresses
+(``dsyrk`` for the Gram; ``dtrmm`` with the factor of
+:func:`~fastcavi.kernels.reference_regression.moment_factor` for ``R^-T x~``
+and ``x~^T mu`` in one product): the function addresses
 are looked up at import and passed to the compiled code as integers, called
 through a small LLVM intrinsic, so the kernels stay cacheable (a ctypes
 function object would be a "dynamic global" and disable ``cache=True``).
@@ -26,12 +28,12 @@ from numba import prange, types
 from numba.extending import get_cython_function_address, intrinsic
 
 from .numba_lda import set_threads
-from .reference_regression import block_rows, row_chunks
+from .reference_regression import block_rows, moment_factor, row_chunks
 
 __all__ = ["weighted_gram", "predictive_moments", "jj_step", "row_chunks", "set_threads"]
 
 _DSYRK = get_cython_function_address("scipy.linalg.cython_blas", "dsyrk")
-_DTRSM = get_cython_function_address("scipy.linalg.cython_blas", "dtrsm")
+_DTRMM = get_cython_function_address("scipy.linalg.cython_blas", "dtrmm")
 
 
 @intrinsic
@@ -71,20 +73,40 @@ def _syrk_acc(addr, buf, m, p, G, ints, chars, dbls):
 
 
 @numba.njit(cache=True, nogil=True)
-def _trsm_rows(addr, R, buf, m, p, ints, chars, dbls):
-    """buf[i] <- R^-T buf[i] for i < m (rows of a C array = columns of a col-major one)."""
-    ints[0] = p
+def _trmm_rows(addr, F, buf, m, q, ints, chars, dbls):
+    """buf[i] <- F^T buf[i] for i < m (rows of a C array = columns of a col-major one)."""
+    ints[0] = q
     ints[1] = m
     chars[0] = 76  # side 'L'
-    chars[1] = 76  # uplo 'L' (the upper triangle of the C-order R)
+    chars[1] = 76  # uplo 'L' (the upper triangle of the C-order F)
     chars[2] = 78  # 'N'
     chars[3] = 78  # non-unit diagonal
     dbls[0] = 1.0
     _call_ptrs(addr, (chars.ctypes.data, chars.ctypes.data + 1, chars.ctypes.data + 2,
                       chars.ctypes.data + 3, ints.ctypes.data, ints.ctypes.data + 4,
-                      dbls.ctypes.data, R.ctypes.data, ints.ctypes.data, buf.ctypes.data,
+                      dbls.ctypes.data, F.ctypes.data, ints.ctypes.data, buf.ctypes.data,
                       ints.ctypes.data))
-    return ints[0] + chars[0] + buf[0, 0] + R[0, 0] + dbls[0]
+    return ints[0] + chars[0] + buf[0, 0] + F[0, 0] + dbls[0]
+
+
+@numba.njit(cache=True, nogil=True)
+def _sumsq(z, n):
+    """sum_j z[j]^2 for j < n in four interleaved partial sums: a fixed order, four chains."""
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    j = 0
+    while j + 4 <= n:
+        s0 += z[j] * z[j]
+        s1 += z[j + 1] * z[j + 1]
+        s2 += z[j + 2] * z[j + 2]
+        s3 += z[j + 3] * z[j + 3]
+        j += 4
+    while j < n:
+        s0 += z[j] * z[j]
+        j += 1
+    return (s0 + s1) + (s2 + s3)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -159,11 +181,12 @@ def weighted_gram(X, sample_weight, center, intercept, G, n_threads=1):
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _moments_chunks(X, center, intercept, R, mu, mean, var, bounds, rows, addr):
+def _moments_chunks(X, center, intercept, F, mean, var, bounds, rows, addr):
     n_chunks = bounds.shape[0] - 1
-    p = R.shape[0]
+    q = F.shape[0]
+    p = q - 1
     for c in prange(n_chunks):
-        buf = np.empty((rows, p), dtype=np.float64)
+        tri = np.empty((rows, q), dtype=np.float64)
         ints = np.zeros(2, dtype=np.int32)
         chars = np.zeros(4, dtype=np.uint8)
         dbls = np.zeros(2, dtype=np.float64)
@@ -172,17 +195,12 @@ def _moments_chunks(X, center, intercept, R, mu, mean, var, bounds, rows, addr):
         while start < bounds[c + 1]:
             m = min(rows, bounds[c + 1] - start)
             for i in range(m):
-                _fill(X, start + i, center, intercept, 1.0, buf[i])
-                a = 0.0
-                for j in range(p):
-                    a += buf[i, j] * mu[j]
-                mean[start + i] = a
-            keep += _trsm_rows(addr, R, buf, m, p, ints, chars, dbls)
+                _fill(X, start + i, center, intercept, 1.0, tri[i])
+                tri[i, p] = 0.0
+            keep += _trmm_rows(addr, F, tri, m, q, ints, chars, dbls)
             for i in range(m):
-                v = 0.0
-                for j in range(p):
-                    v += buf[i, j] * buf[i, j]
-                var[start + i] = v
+                mean[start + i] = tri[i, p]
+                var[start + i] = _sumsq(tri[i], p)
             start += m
 
 
@@ -193,21 +211,19 @@ def predictive_moments(X, center, intercept, R, mu, mean, var, n_threads=1):
     bounds = row_chunks(n, p, with_partials=False)
     with set_threads(n_threads):
         _moments_chunks(X, np.ascontiguousarray(center, dtype=np.float64), bool(intercept),
-                        np.ascontiguousarray(R, dtype=np.float64),
-                        np.ascontiguousarray(mu, dtype=np.float64), mean, var, bounds,
-                        block_rows(p), _DTRSM)
+                        moment_factor(R, mu), mean, var, bounds, block_rows(p), _DTRMM)
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _jj_chunks(X, t, sw, intercept, R, mu, xi, partial, compute_gram, bounds, rows, terms,
-               addr_trsm, addr_syrk):
+def _jj_chunks(X, t, sw, intercept, F, xi, partial, compute_gram, bounds, rows, terms,
+               addr_trmm, addr_syrk):
     n_chunks = bounds.shape[0] - 1
-    p = R.shape[0]
+    q = F.shape[0]
+    p = q - 1
     d = X.shape[1]
     for c in prange(n_chunks):
         buf = np.empty((rows, p), dtype=np.float64)
-        tri = np.empty((rows, p), dtype=np.float64)
-        a = np.empty(rows, dtype=np.float64)
+        tri = np.empty((rows, q), dtype=np.float64)
         ints = np.zeros(2, dtype=np.int32)
         chars = np.zeros(4, dtype=np.uint8)
         dbls = np.zeros(2, dtype=np.float64)
@@ -221,20 +237,16 @@ def _jj_chunks(X, t, sw, intercept, R, mu, xi, partial, compute_gram, bounds, ro
             m = min(rows, bounds[c + 1] - start)
             for i in range(m):
                 _fill(X, start + i, zero_center, intercept, 1.0, buf[i])
-                s = 0.0
                 for j in range(p):
-                    s += buf[i, j] * mu[j]
                     tri[i, j] = buf[i, j]
-                a[i] = s
-            keep += _trsm_rows(addr_trsm, R, tri, m, p, ints, chars, dbls)
+                tri[i, p] = 0.0
+            keep += _trmm_rows(addr_trmm, F, tri, m, q, ints, chars, dbls)
             for i in range(m):
-                v = 0.0
-                for j in range(p):
-                    v += tri[i, j] * tri[i, j]
                 row = start + i
-                x = math.sqrt(v + a[i] * a[i])
+                a = tri[i, p]
+                x = math.sqrt(_sumsq(tri[i], q))  # ||R^-T x~||^2 + a^2
                 xi[row] = x
-                acc += sw[row] * (_log_sigmoid_pos(x) - 0.5 * x + 0.5 * t[row] * a[i])
+                acc += sw[row] * (_log_sigmoid_pos(x) - 0.5 * x + 0.5 * t[row] * a)
                 if compute_gram:
                     scale = math.sqrt(2.0 * sw[row] * _lambda(x))
                     for j in range(p):
@@ -256,9 +268,8 @@ def jj_step(X, t, sample_weight, intercept, R, mu, xi, G, compute_gram, n_thread
     with set_threads(n_threads):
         _jj_chunks(X, np.ascontiguousarray(t, dtype=np.float64),
                    np.ascontiguousarray(sample_weight, dtype=np.float64), bool(intercept),
-                   np.ascontiguousarray(R, dtype=np.float64),
-                   np.ascontiguousarray(mu, dtype=np.float64), xi, partial, bool(compute_gram),
-                   bounds, block_rows(p), terms, _DTRSM, _DSYRK)
+                   moment_factor(R, mu), xi, partial, bool(compute_gram), bounds,
+                   block_rows(p), terms, _DTRMM, _DSYRK)
     if compute_gram:
         _reduce_sym(partial, G)
     total = 0.0
