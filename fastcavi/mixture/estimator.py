@@ -581,34 +581,27 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
             w_given = sample_weight is not None
         kernels = self._kernels()
         block = Block(X, w)
+        t = 1 if first else self.n_batch_iter_
+        schedule = RobbinsMonro(self.learning_offset, self.learning_decay, self.total_samples, t)
         with limit_blas():
+            priors = self._resolve_priors(X, w, w_given) if first else self._priors
+            model = self._model(priors, X.dtype, kernels)
+            scale = schedule.total / model.n_items(block)   # what run_svi scales by
             if first:
-                priors = self._resolve_priors(X, w, w_given)
-                model = self._model(priors, X.dtype, kernels)
                 rs = check_random_state(self.random_state)
-                scale = float(self.total_samples) / X.shape[0]
                 p = model.init_from_resp(block, self._initial_resp(X, w, w_given, rs), scale)
-                active = np.arange(self.n_components)
-                t = 1
-                lbs, elbos = [], []
+                active, lbs, elbos = np.arange(self.n_components), [], []
             else:
-                priors = self._priors
-                model = self._model(priors, X.dtype, kernels)
                 p = _copy_params(self._params)
                 active = self.active_components_
-                t = self.n_batch_iter_
                 lbs, elbos = list(self.lower_bounds_), list(self.elbo_history_)
-            schedule = RobbinsMonro(self.learning_offset, self.learning_decay,
-                                    self.total_samples, t)
-            scale = schedule.total / model.n_items(block)
             p_new, stats = run_svi(model, [block], p, schedule)
             lb = model.lower_bound(p_new, stats, scale)
             el = model.elbo(p, p_new, stats, scale)
             check_finite((lb, el), "the minibatch lower bound", kernels.name)
-        p = p_new
         lbs.append(lb)
         elbos.append(el)
-        self._commit(p, priors, X.dtype, kernels, active)
+        self._commit(p_new, priors, X.dtype, kernels, active)
         self.n_batch_iter_ = schedule.t
         self.n_iter_ = t
         self.converged_ = False
