@@ -24,8 +24,9 @@ from .._base import transactional
 from ..engine import (Change, PassMonitor, RobbinsMonro, best_of, effective_threads, limit_blas,
                       run_cavi, run_svi)
 from ..kernels import get_backend
-from . import priors as P, steps
+from . import steps
 from .model import Block, MixtureModel, Pruning, check_finite
+from .priors import make_proper, resolve_priors
 
 __all__ = ["BayesianGaussianMixture"]
 
@@ -291,12 +292,12 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
         return np.ascontiguousarray(X, dtype=self._dtype)
 
     def _resolve_priors(self, X, w, w_given):
-        priors = P.resolve_priors(
+        priors = resolve_priors(
             X, w if w_given else None, self.covariance_type, self.n_components,
             self.weight_concentration_prior, self.mean_precision_prior, self.mean_prior,
             self.degrees_of_freedom_prior, self.covariance_prior)
         if self.covariance_prior is None:
-            priors["cov0"] = P.make_proper(priors["cov0"], self.reg_covar)
+            priors["cov0"] = make_proper(priors["cov0"], self.reg_covar)
         return priors
 
     def _initial_resp(self, X, w, w_given, rs):
@@ -492,6 +493,7 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
             lbs.append(lb)
 
         pruning = None if self.prune_tol is None else Pruning(model, self.prune_tol, active)
+        # the driver calls on_pass before the stop rule, so lbs[-1] is the pass's bound
         res = run_cavi(model, [block], g, max_iter=self.max_iter, monitor=monitor,
                        stop=Change(self.tol, value=lambda record: lbs[-1], initial=lower_bound),
                        post_step=pruning, on_pass=on_pass)

@@ -213,7 +213,8 @@ class MixtureModel:
         return Stats(**parts), None
 
     def m_step(self, nk, xbar, S):
-        """Optimal q(pi), q(mu, Lambda) given (N_k, xbar_k, S_k) (:func:`fastcavi.mixture.steps.m_step`)."""
+        """Optimal q(pi), q(mu, Lambda) given (N_k, xbar_k, S_k)
+        (:func:`fastcavi.mixture.steps.m_step`)."""
         return steps.m_step(nk, xbar, S, self.priors, self.cov_type, self.prior_type,
                             self.reg_covar, self.eps)
 
