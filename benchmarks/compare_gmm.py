@@ -130,11 +130,11 @@ def fastcavi_fit(X, K, cov_type, max_iter, threads, backend):
     """A fastcavi fit with ``n_jobs=threads``: (model, seconds of iterations 2..).
 
     The estimator reports each finished iteration to a ``PassMonitor`` (looked
-    up in :mod:`fastcavi.mixture`); a subclass bound to that name for the call
+    up in :mod:`fastcavi.mixture.estimator`); a subclass bound to that name for the call
     records the pass times. Pass 0 also holds the initialisation and is
     dropped, as scikit-learn's first iteration is.
     """
-    import fastcavi.mixture as mixture_module
+    import fastcavi.mixture.estimator as mixture_module
     from sklearn.exceptions import ConvergenceWarning
 
     base = mixture_module.PassMonitor
@@ -156,7 +156,8 @@ def fastcavi_fit(X, K, cov_type, max_iter, threads, backend):
         mixture_module.PassMonitor = base
     if len(seen) != max_iter or est.n_iter_ != max_iter:
         raise RuntimeError(f"fastcavi ran {est.n_iter_} iterations ({len(seen)} reported), "
-                           f"not {max_iter}: has fastcavi.mixture stopped using PassMonitor?")
+                           f"not {max_iter}: has fastcavi.mixture.estimator stopped using "
+                           "PassMonitor?")
     return est, seen[1:]
 
 
@@ -173,11 +174,11 @@ def sklearn_estep_stats(m, X):
 
 def fastcavi_estep_stats(est, X, threads):
     """fastcavi's estimator E-step (kernel + statistics) on its current parameters."""
-    from fastcavi.models import gmm as G
+    from fastcavi.mixture import steps
 
     kernels = est._kernels()
     w = np.ones(X.shape[0], dtype=X.dtype)
-    tied = G.tied_scatter(X, w) if est.covariance_type == "tied" else None  # once per fit
+    tied = steps.tied_scatter(X, w) if est.covariance_type == "tied" else None  # once per fit
 
     def body():
         est._e_step(kernels, X, w, est._params, True, threads, tied)

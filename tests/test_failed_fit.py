@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-import fastcavi.models.gmm as G
+import fastcavi.mixture.steps as G
 from fastcavi import BayesianGaussianMixture, LatentDirichletAllocation
 from conftest import assert_state_equal, require_backend, snapshot_state
 

@@ -38,10 +38,6 @@ KNOWN_LONG_FILES = {
     # the C kernels still live in `cdef extern from *` strings; they move to
     # headers under csrc/include/ (issue 10, csrc/)
     "csrc/_lda.pyx": 1832,
-    # the mixture family: estimator and model steps, to be split across
-    # fastcavi/mixture/ and the engine (issue 10, Layout)
-    "fastcavi/mixture.py": 869,
-    "fastcavi/models/gmm.py": 860,
 }
 
 #: what the size rule reads: Python under fastcavi/, Cython and C under csrc/

@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.mixture import BayesianGaussianMixture as SkBGM
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-import fastcavi.models.gmm as G
+from fastcavi.mixture import bounds as B, natural as N, priors as P, steps as G
 from fastcavi.mixture import BayesianGaussianMixture
 from fastcavi.kernels.reference_gmm import chunk_bounds
 from conftest import N_JOBS, assert_state_equal, fitted_state, require_backend, require_threads
@@ -176,11 +176,11 @@ def test_elbo_is_exact_log_joint_for_hard_assignments(X3, prior_type):
     z = rng.integers(0, K - 1, n)  # the last component stays empty
     resp = np.eye(K)[z]
     w = np.ones(n)
-    priors = G.resolve_priors(X3, None, "full", K, weight_concentration_prior=0.7,
+    priors = P.resolve_priors(X3, None, "full", K, weight_concentration_prior=0.7,
                               mean_precision_prior=0.3, degrees_of_freedom_prior=4.5)
     st = G.stats_from_resp(X3, w, resp, "full", np.finfo(np.float64).eps)
     p = G.m_step(*st, priors, "full", prior_type, 0.0, np.finfo(np.float64).eps)
-    ours = G.elbo(*st, 0.0, p, priors, "full", prior_type, np.finfo(np.float64).eps)
+    ours = B.elbo(*st, 0.0, p, priors, "full", prior_type, np.finfo(np.float64).eps)
     counts = np.bincount(z, minlength=K)
     alpha = 0.7
     if prior_type == "dirichlet_distribution":
@@ -245,7 +245,7 @@ def test_elbo_matches_monte_carlo(cov_type, prior_type):
     eps = np.finfo(np.float64).eps
     rlogr = float(np.sum(w[:, None] * resp * np.log(resp)))
     st = G.stats_from_resp(X, w, resp, cov_type, eps)
-    closed = G.elbo(*st, rlogr, est._params, est._priors, cov_type, prior_type, eps)
+    closed = B.elbo(*st, rlogr, est._params, est._priors, cov_type, prior_type, eps)
 
     S = 3000
     pri = est._priors
@@ -461,14 +461,14 @@ def test_natural_parameter_maps(X3):
             b = BayesianGaussianMixture(n_components=3, covariance_type=ct, random_state=0,
                                         max_iter=4, backend="numpy").fit(X3)
         pa, pb, pri = a._params, b._params, a._priors
-        ea, eb = G.to_natural(pa, pri, ct), G.to_natural(pb, pri, ct)
-        back = G.from_natural(ea, pri, ct)
+        ea, eb = N.to_natural(pa, pri, ct), N.to_natural(pb, pri, ct)
+        back = N.from_natural(ea, pri, ct)
         for key in ("beta", "m", "nu", "cov"):
             np.testing.assert_allclose(back[key], pa[key], rtol=1e-10)
-        full_step = G.from_natural(G.blend_natural(ea, eb, 1.0), pri, ct)
+        full_step = N.from_natural(N.blend_natural(ea, eb, 1.0), pri, ct)
         for key in ("beta", "m", "nu", "cov"):
             np.testing.assert_allclose(full_step[key], pb[key], rtol=1e-10)
-        half = G.from_natural(G.blend_natural(ea, eb, 0.5), pri, ct)
+        half = N.from_natural(N.blend_natural(ea, eb, 0.5), pri, ct)
         np.testing.assert_allclose(half["beta"], 0.5 * (pa["beta"] + pb["beta"]))
         assert np.all(np.isfinite(half["pc"]))
 

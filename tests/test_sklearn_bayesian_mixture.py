@@ -12,7 +12,7 @@ globals().update(load_upstream(
     xfail={
         "test_compare_covar_type": (
             "calls scikit-learn's private BaseMixture._check_parameters and "
-            "_initialize_parameters, which fastcavi's mixture (fastcavi/models/gmm.py) "
+            "_initialize_parameters, which fastcavi's mixture (fastcavi/mixture/) "
             "does not have"),
     },
 ))

@@ -10,12 +10,14 @@ and publishes the result inside one fit transaction
 - :mod:`.stopping`: the stop rules;
 - :mod:`.monitor`: :class:`PassMonitor` (tqdm bar, verbose lines, timing);
 - :mod:`.schedules`: :func:`robbins_monro_rate`;
+- :mod:`.restarts`: :func:`best_of` (``n_init``);
 - :mod:`.threads`: :func:`effective_threads`, :func:`limit_blas`.
 """
 
 from .drivers import FitResult, PassRecord, RobbinsMonro, run_cavi, run_svi
 from .monitor import PassMonitor
 from .protocol import Model, Stats
+from .restarts import best_of
 from .schedules import robbins_monro_rate
 from .stopping import (CONTINUE, STOP, STOP_UNCOUNTED, Below, Change, ElboGain, EvaluateEvery,
                        Never, OnePass, StopRule)
@@ -26,4 +28,5 @@ __all__ = [
     "StopRule", "ElboGain", "Change", "EvaluateEvery", "Below", "OnePass", "Never",
     "CONTINUE", "STOP", "STOP_UNCOUNTED",
     "PassMonitor", "robbins_monro_rate", "effective_threads", "limit_blas",
+    "best_of",
 ]

@@ -40,6 +40,12 @@ class PassRecord:
         The pass's statistics (summed over blocks).
     changed : bool
         The post-step changed the model's shape (e.g. pruned components).
+    g_step : object
+        Global state after the global step and before the post-step: the state
+        ``elbo`` describes (``g`` itself when the post-step changed nothing).
+        A rule that evaluates a bound of its own (the mixture's scikit-learn
+        lower bound) reads this one, since ``g`` may have pruned components
+        that ``stats`` still has.
     """
 
     index: int
@@ -48,6 +54,7 @@ class PassRecord:
     g: Any
     stats: Any
     changed: bool = False
+    g_step: Any = None
 
 
 @dataclass
@@ -222,9 +229,10 @@ def run_cavi(model, source, g, *, max_iter, stop=None, monitor=None, post_step=N
         elbo = float(model.elbo(g_prev, g, stats))
         _check_elbo(elbo, i)
         changed = False
+        g_step = g
         if post_step is not None and i + 1 < max_iter:
             g, changed = post_step(g, stats)
-        record = PassRecord(i, elbo, g_prev, g, stats, changed)
+        record = PassRecord(i, elbo, g_prev, g, stats, changed, g_step)
         history.append(elbo)
         if monitor is not None:
             monitor.end_pass(i, elbo)

@@ -30,7 +30,11 @@ class Stats:
     ----------
     **parts : ndarray or float
         The statistics, by name (e.g. ``sstats`` of shape (K, V) and
-        ``doc_bound`` for LDA).
+        ``doc_bound`` for LDA). A part may also be any object with ``+`` (the
+        statistic of the union of two blocks), ``* c`` (of the weights scaled
+        by ``c``) and ``__array__`` (for :meth:`allclose`), such as a moment
+        summary merged exactly by a pairwise update
+        (:class:`fastcavi.mixture.steps.Scatter`).
 
     Raises
     ------

@@ -2,12 +2,14 @@
 
 A drop-in replacement for :class:`sklearn.mixture.BayesianGaussianMixture`
 whose E-step and sufficient statistics run in one fused compiled kernel
-(:mod:`fastcavi.kernels`, model family ``"gmm"``); the model mathematics is in
-:mod:`fastcavi.models.gmm`.
+(:mod:`fastcavi.kernels`, model family ``"gmm"``); the model mathematics is
+beside it in :mod:`fastcavi.mixture` (:mod:`~fastcavi.mixture.steps` and the
+modules it lists).
 """
 
 import numbers
 import warnings
+from collections import namedtuple
 from time import time
 
 import numpy as np
@@ -18,10 +20,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._base import transactional
-from .engine import PassMonitor, effective_threads, limit_blas, robbins_monro_rate
-from .kernels import get_backend
-from .models import gmm as G
+from .._base import transactional
+from ..engine import (Change, PassMonitor, RobbinsMonro, best_of, effective_threads, limit_blas,
+                      run_cavi, run_svi)
+from ..kernels import get_backend
+from . import steps
+from .model import Block, MixtureModel, Pruning, check_finite
+from .priors import make_proper, resolve_priors
 
 __all__ = ["BayesianGaussianMixture"]
 
@@ -45,7 +50,7 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
     ("spherical"): scikit-learn's updates are the exact coordinate-ascent
     optima of these families, which is what makes ``elbo_`` a lower bound on
     the same log evidence for every covariance type (see
-    :mod:`fastcavi.models.gmm`).
+    :mod:`fastcavi.mixture.steps`).
 
     Parameters
     ----------
@@ -287,12 +292,12 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
         return np.ascontiguousarray(X, dtype=self._dtype)
 
     def _resolve_priors(self, X, w, w_given):
-        priors = G.resolve_priors(
+        priors = resolve_priors(
             X, w if w_given else None, self.covariance_type, self.n_components,
             self.weight_concentration_prior, self.mean_precision_prior, self.mean_prior,
             self.degrees_of_freedom_prior, self.covariance_prior)
         if self.covariance_prior is None:
-            priors["cov0"] = _make_proper(priors["cov0"], self.reg_covar)
+            priors["cov0"] = make_proper(priors["cov0"], self.reg_covar)
         return priors
 
     def _initial_resp(self, X, w, w_given, rs):
@@ -325,49 +330,25 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
             resp[indices, np.arange(K)] = 1
         return resp
 
+    def _model(self, priors, dtype, kernels=None, n_threads=None):
+        """The engine model of this estimator's parameters (arrays and kernels only)."""
+        return MixtureModel(
+            priors, self.covariance_type, self.weight_concentration_prior_type, self.reg_covar,
+            dtype, self._kernels() if kernels is None else kernels,
+            effective_threads(self.n_jobs) if n_threads is None else n_threads)
+
     def _e_step(self, kernels, X, w, p, compute_stats, n_threads, tied=None,
                 want_resp=False, want_norm=False):
-        """One kernel pass. Returns (stats or None, sum_w_log_norm, sum_w_r_log_r,
-        log_resp or None, log_norm or None)."""
-        ct = self.covariance_type
-        n, d = X.shape
-        dtype = X.dtype
-        K = p["m"].shape[0]
-        means = np.ascontiguousarray(p["m"], dtype=dtype)
-        pc = np.ascontiguousarray(p["pc"], dtype=dtype)
-        bias = np.ascontiguousarray(
-            G.log_bias(p, ct, self.weight_concentration_prior_type, d), dtype=np.float64)
-        if compute_stats:
-            nk = np.empty(K)
-            sx = np.empty((K, d))
-            sxx = {"full": (K, d, d), "diag": (K, d), "spherical": (K,), "tied": (0,)}[ct]
-            sxx = np.empty(sxx)
-        else:
-            nk, sx, sxx = np.empty(0), np.empty((0, d)), np.empty(0)
-        log_resp = np.empty((n if want_resp else 0, K), dtype=dtype)
-        log_norm = np.empty(n if want_norm else 0, dtype=dtype)
-        s_norm, s_rlogr = kernels.gmm_e_step(X, w, means, pc, bias, ct, nk, sx, sxx, log_resp,
-                                             log_norm, bool(compute_stats), int(n_threads))
-        stats = None
-        if compute_stats:
-            for what, value in (("N_k", nk), ("weighted sums of x", sx),
-                                ("weighted second moments", sxx), ("log normaliser sum", s_norm),
-                                ("entropy sum r log r", s_rlogr)):
-                _check_finite(value, f"the E-step kernel's {what}", kernels)
-            stats = G.stats_from_kernel(nk, sx, sxx, means.astype(np.float64), ct,
-                                        np.finfo(dtype).eps, tied)
-        return (stats, float(s_norm), float(s_rlogr), log_resp if want_resp else None,
-                log_norm if want_norm else None)
+        """One kernel pass, for tests and benchmarks: (stats (N_k, xbar_k, S_k) or None,
+        sum_w_log_norm, sum_w_r_log_r, log_resp or None, log_norm or None).
 
-    def _m_step(self, stats, priors, eps):
-        return G.m_step(*stats, priors, self.covariance_type,
-                        self.weight_concentration_prior_type, self.reg_covar, eps)
-
-    def _bounds(self, stats, s_rlogr, p, priors, eps, d):
-        ct, pt = self.covariance_type, self.weight_concentration_prior_type
-        lb = G.sklearn_lower_bound(s_rlogr, p, ct, pt, d)
-        el = G.elbo(*stats, s_rlogr, p, priors, ct, pt, eps)
-        return lb, el
+        ``tied`` is :func:`~fastcavi.mixture.steps.tied_scatter` of (X, w) for "tied".
+        """
+        model = self._model(getattr(self, "_priors", None), X.dtype, kernels, n_threads)
+        nk, sx, sxx, s_norm, s_rlogr, log_resp, log_norm = model.kernel_pass(
+            X, w, p, compute_stats, want_resp, want_norm)
+        stats = model.recentred(nk, sx, sxx, p, tied) if compute_stats else None
+        return stats, s_norm, s_rlogr, log_resp, log_norm
 
     # ----------------------------------------------------------- verbose output
     def _msg_init_beg(self, n_init):
@@ -453,89 +434,71 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
     def _fit(self, X, sample_weight):
         self._validate_params()
         X, w, w_given = self._validate_fit_data(X, sample_weight, reset=True)
-        dtype = X.dtype
-        eps = float(np.finfo(dtype).eps)
-        n, d = X.shape
         priors = self._resolve_priors(X, w, w_given)
         kernels = self._kernels()
-        n_threads = effective_threads(self.n_jobs)
-        ct = self.covariance_type
+        model = self._model(priors, X.dtype, kernels)
+        block = Block(X, w)
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         rs = check_random_state(self.random_state)
-        max_lb = -np.inf
-        best = None
-        tied = G.tied_scatter(X, w) if ct == "tied" else None
-        monitor = PassMonitor(self.max_iter * n_init, n, self.progress_bar, 0, unit="samples")
-        pass_no = 0
+        monitor = PassMonitor(self.max_iter * n_init, X.shape[0], self.progress_bar, 0,
+                              unit="samples")
+
+        def fit_once(init):
+            self._msg_init_beg(init)
+            if do_init:
+                g = model.init_from_resp(block, self._initial_resp(X, w, w_given, rs))
+                active, lower_bound = np.arange(self.n_components), -np.inf
+            else:
+                g, active = _copy_params(self._params), self.active_components_.copy()
+                lower_bound = self.lower_bound_
+            if self.max_iter == 0:
+                return -np.inf, _Run(g, active, 0, [], [], False)
+            run = self._run_cavi(model, block, g, active, lower_bound, monitor)
+            self._msg_init_end(run.lower_bounds[-1], run.converged)
+            return run.lower_bounds[-1], run
+
         try:
             with limit_blas():
-                for init in range(n_init):
-                    self._msg_init_beg(init)
-                    if do_init:
-                        resp = self._initial_resp(X, w, w_given, rs)
-                        p = self._m_step(G.stats_from_resp(X, w, resp, ct, eps), priors, eps)
-                        del resp
-                        active = np.arange(self.n_components)
-                        lower_bound = -np.inf
-                    else:
-                        p = _copy_params(self._params)
-                        active = self.active_components_.copy()
-                        lower_bound = self.lower_bound_
-                    lbs, elbos = [], []
-                    if self.max_iter == 0:
-                        best = (p, active, 0, [], [], False, -np.inf, -np.inf)
-                        continue
-                    converged = False
-                    for n_iter in range(1, self.max_iter + 1):
-                        prev = lower_bound
-                        stats, _, s_rlogr, _, _ = self._e_step(kernels, X, w, p, True,
-                                                               n_threads, tied)
-                        p = self._m_step(stats, priors, eps)
-                        lower_bound, el = self._bounds(stats, s_rlogr, p, priors, eps, d)
-                        _check_finite((lower_bound, el), f"the lower bound of iteration {n_iter}",
-                                      kernels)
-                        lbs.append(lower_bound)
-                        elbos.append(el)
-                        monitor.end_pass(pass_no, el)
-                        pass_no += 1
-                        change = lower_bound - prev
-                        self._msg_iter_end(n_iter, change)
-                        pruned = False
-                        # not after the last iteration: the bounds describe the kept q
-                        if self.prune_tol is not None and n_iter < self.max_iter:
-                            keep = stats[0] >= self.prune_tol
-                            if not keep.any():
-                                keep[np.argmax(stats[0])] = True
-                            if not keep.all():
-                                p = G.prune(p, keep, ct, self.weight_concentration_prior_type)
-                                active = active[keep]
-                                pruned = True
-                        if abs(change) < self.tol and not pruned:
-                            converged = True
-                            break
-                    self._msg_init_end(lower_bound, converged)
-                    if lower_bound > max_lb or max_lb == -np.inf:
-                        max_lb = lower_bound
-                        best = (p, active, n_iter, lbs, elbos, converged, lower_bound,
-                                elbos[-1])
+                best, _ = best_of(n_init, fit_once)
         finally:
             monitor.close()
-        p, active, n_iter, lbs, elbos, converged, lb, el = best
-        if not converged and self.max_iter > 0:
+        if not best.converged and self.max_iter > 0:
             warnings.warn(
                 "Best performing initialization did not converge. Try different init "
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning,
             )
-        self._commit(p, priors, dtype, kernels, active)
-        self.converged_ = converged
-        self.n_iter_ = n_iter
-        self.lower_bound_ = lb
-        self.lower_bounds_ = lbs
-        self.elbo_ = el
-        self.elbo_history_ = elbos
+        self._commit(best.g, priors, X.dtype, kernels, best.active)
+        self.converged_ = best.converged
+        self.n_iter_ = best.n_iter
+        self.lower_bound_ = best.lower_bounds[-1] if best.lower_bounds else -np.inf
+        self.lower_bounds_ = best.lower_bounds
+        self.elbo_ = best.elbos[-1] if best.elbos else -np.inf
+        self.elbo_history_ = best.elbos
         self.n_batch_iter_ = 1
+
+    def _run_cavi(self, model, block, g, active, lower_bound, monitor):
+        """One initialisation's passes (:func:`~fastcavi.engine.run_cavi`): stop when
+        scikit-learn's lower bound changes by less than ``tol`` (from ``lower_bound``),
+        prune after each pass but the last, print the verbose lines."""
+        lbs = []
+
+        def on_pass(record):
+            # the bound of the state the pass's ELBO describes, before any pruning
+            lb = model.lower_bound(record.g_step, record.stats)
+            check_finite((lb, record.elbo), f"the lower bound of iteration {record.index + 1}",
+                         model.kernels.name)
+            self._msg_iter_end(record.index + 1, lb - (lbs[-1] if lbs else lower_bound))
+            lbs.append(lb)
+
+        pruning = None if self.prune_tol is None else Pruning(model, self.prune_tol, active)
+        # the driver calls on_pass before the stop rule, so lbs[-1] is the pass's bound
+        res = run_cavi(model, [block], g, max_iter=self.max_iter, monitor=monitor,
+                       stop=Change(self.tol, value=lambda record: lbs[-1], initial=lower_bound),
+                       post_step=pruning, on_pass=on_pass)
+        return _Run(res.g, active if pruning is None else pruning.active, res.n_iter, lbs,
+                    res.elbo_history, res.converged)
 
     def _commit(self, p, priors, dtype, kernels, active):
         """Publish parameters as fitted attributes, all at once."""
@@ -554,7 +517,7 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
             self.weight_concentration_ = (cast(p["wc"][0]), cast(p["wc"][1]))
         else:
             self.weight_concentration_ = cast(p["wc"])
-        self.weights_ = cast(G.mixing_weights(p["wc"], pt))
+        self.weights_ = cast(steps.mixing_weights(p["wc"], pt))
         self.mean_precision_ = cast(p["beta"])
         self.means_ = cast(p["m"])
         self.degrees_of_freedom_ = float(p["nu"]) if ct == "tied" else cast(p["nu"])
@@ -580,7 +543,7 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
         ``total_samples / n_batch``) are blended into the current ones on the
         natural parameters of the stick-breaking/Dirichlet and Normal-Wishart
         factors with step ``rho_t = (learning_offset + t) ** -learning_decay``
-        (:func:`fastcavi.models.gmm.to_natural`). The first call (on an
+        (:func:`fastcavi.mixture.natural.to_natural`). The first call (on an
         unfitted estimator) sets the priors from X, initialises as ``fit``
         does (``init_params``, ``random_state``) with the scaled statistics,
         then takes the step. Pruning is not applied.
@@ -618,45 +581,30 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
             w = np.ascontiguousarray(
                 _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True))
             w_given = sample_weight is not None
-        dtype = X.dtype
-        eps = float(np.finfo(dtype).eps)
-        n, d = X.shape
-        ct, pt = self.covariance_type, self.weight_concentration_prior_type
         kernels = self._kernels()
-        n_threads = effective_threads(self.n_jobs)
-        scale = float(self.total_samples) / n
+        block = Block(X, w)
+        t = 1 if first else self.n_batch_iter_
+        schedule = RobbinsMonro(self.learning_offset, self.learning_decay, self.total_samples, t)
         with limit_blas():
+            priors = self._resolve_priors(X, w, w_given) if first else self._priors
+            model = self._model(priors, X.dtype, kernels)
+            scale = schedule.total / model.n_items(block)   # what run_svi scales by
             if first:
-                priors = self._resolve_priors(X, w, w_given)
                 rs = check_random_state(self.random_state)
-                resp = self._initial_resp(X, w, w_given, rs)
-                nk, xbar, S = G.stats_from_resp(X, w, resp, ct, eps)
-                p = self._m_step((nk * scale, xbar, S), priors, eps)
-                active = np.arange(self.n_components)
-                t = 1
-                lbs, elbos = [], []
+                p = model.init_from_resp(block, self._initial_resp(X, w, w_given, rs), scale)
+                active, lbs, elbos = np.arange(self.n_components), [], []
             else:
-                priors = self._priors
                 p = _copy_params(self._params)
                 active = self.active_components_
-                t = self.n_batch_iter_
                 lbs, elbos = list(self.lower_bounds_), list(self.elbo_history_)
-            tied = G.tied_scatter(X, w) if ct == "tied" else None
-            stats, _, s_rlogr, _, _ = self._e_step(kernels, X, w, p, True, n_threads, tied)
-            nk, xbar, S = stats
-            scaled = (nk * scale, xbar, S)
-            target = self._m_step(scaled, priors, eps)
-            rho = robbins_monro_rate(self.learning_offset, t, self.learning_decay)
-            eta = G.blend_natural(G.to_natural(p, priors, ct), G.to_natural(target, priors, ct),
-                                  rho)
-            p = G.from_natural(eta, priors, ct)
-            lb = G.sklearn_lower_bound(s_rlogr * scale, p, ct, pt, d)
-            el = G.elbo(*scaled, s_rlogr * scale, p, priors, ct, pt, eps)
-            _check_finite((lb, el), "the minibatch lower bound", kernels)
+            p_new, stats = run_svi(model, [block], p, schedule)
+            lb = model.lower_bound(p_new, stats, scale)
+            el = model.elbo(p, p_new, stats, scale)
+            check_finite((lb, el), "the minibatch lower bound", kernels.name)
         lbs.append(lb)
         elbos.append(el)
-        self._commit(p, priors, dtype, kernels, active)
-        self.n_batch_iter_ = t + 1
+        self._commit(p_new, priors, X.dtype, kernels, active)
+        self.n_batch_iter_ = schedule.t
         self.n_iter_ = t
         self.converged_ = False
         self.lower_bound_ = lb
@@ -668,12 +616,9 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
     # -------------------------------------------------------------- inference
     def _log_resp_norm(self, X, want_resp, want_norm):
         X = self._check_X(X)
-        ones = np.ones(X.shape[0], dtype=X.dtype)
         with limit_blas():
-            _, _, _, log_resp, log_norm = self._e_step(
-                self._kernels(), X, ones, self._params, False, effective_threads(self.n_jobs),
-                want_resp=want_resp, want_norm=want_norm)
-        return log_resp, log_norm
+            return self._model(self._priors, X.dtype).log_resp_norm(X, self._params, want_resp,
+                                                                    want_norm)
 
     def predict(self, X):
         """Most probable component of each sample (argmax of the responsibilities).
@@ -771,26 +716,8 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
             NaN/inf or a wrong number of features.
         """
         X = self._check_X(X)
-        n, d = X.shape
-        log_w, means, chol, dof, log_const, layout = G.student_t_params(
-            self._params, self._priors, self.covariance_type,
-            self.weight_concentration_prior_type, d)
-        kernels = self._kernels()
-        n_threads = effective_threads(self.n_jobs)
-        ones = np.ones(n, dtype=X.dtype)
-        maha = np.empty((n, means.shape[0]))
-        zero = np.zeros(1)
-        log_norm = np.empty(n, dtype=X.dtype)
         with limit_blas():
-            for k in range(means.shape[0]):
-                # with one component and log_bias 0 the kernel's normaliser is -maha/2
-                kernels.gmm_e_step(
-                    X, ones, np.ascontiguousarray(means[k:k + 1], dtype=X.dtype),
-                    np.ascontiguousarray(chol[k:k + 1], dtype=X.dtype), zero, layout,
-                    np.empty(0), np.empty((0, d)), np.empty(0), np.empty((0, 1), dtype=X.dtype),
-                    log_norm, False, int(n_threads))
-                maha[:, k] = -2.0 * log_norm
-        return G.student_t_log_density(log_w, dof, log_const, maha, d)
+            return self._model(self._priors, X.dtype).predictive_log_density(X, self._params)
 
     def sample(self, n_samples=1):
         """Draw samples from the fitted plug-in mixture (as scikit-learn).
@@ -835,14 +762,6 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
         return np.vstack(parts).astype(np.float64, copy=False), y
 
 
-def _check_finite(value, what, kernels):
-    """Raise FloatingPointError naming ``what`` unless every entry of ``value`` is finite."""
-    if not np.all(np.isfinite(value)):
-        raise FloatingPointError(
-            f"BayesianGaussianMixture: {what} became NaN or infinite (kernel backend "
-            f"{kernels.name!r}); the fit is abandoned and the estimator keeps its previous state")
-
-
 def _copy_params(p):
     out = {}
     for key, val in p.items():
@@ -855,14 +774,6 @@ def _copy_params(p):
     return out
 
 
-def _make_proper(cov0, reg):
-    """Add ``reg`` to the diagonal of a numerically singular default covariance prior."""
-    if np.ndim(cov0) == 2:
-        eig = np.linalg.eigvalsh(cov0)
-        if eig[0] <= max(eig[-1], 0.0) * cov0.shape[0] * np.finfo(np.float64).eps * 10:
-            return cov0 + reg * np.eye(cov0.shape[0])
-        return cov0
-    arr = np.asarray(cov0, dtype=np.float64)
-    if np.any(arr <= np.max(arr, initial=0.0) * np.finfo(np.float64).eps * 10):
-        arr = arr + reg
-    return float(arr) if np.ndim(cov0) == 0 else arr
+#: one initialisation's outcome: final global state, surviving component indices,
+#: passes counted, scikit-learn's lower bound and the ELBO after each pass, converged
+_Run = namedtuple("_Run", "g active n_iter lower_bounds elbos converged")
