@@ -231,3 +231,31 @@ def test_the_perplexity_rule_evaluates_once_per_pass():
         decisions.append(rule(rec))
     assert values == [None, 8.0, None, 7.8] and calls == [1, 3]
     assert decisions == [0, 0, 0, 2] and rule.converged
+
+
+@pytest.mark.parametrize("method, arrays", [("batch", 4.75), ("online", 3.25)])
+def test_a_fit_holds_no_more_topic_word_arrays_than_it_needs(method, arrays):
+    """Peak memory of a fit, in (n_topics, n_words) float64 arrays.
+
+    A batch step needs four (the pass's lambda and statistics, the new lambda
+    and its exp(E[log beta])): the driver lets the previous pass's statistics
+    and state go, the model drops the old exp(E[log beta]) (a cache) and the
+    estimator does not keep the initial topics. An online fit updates lambda
+    in place. Holding any one more array fails.
+    """
+    import tracemalloc
+
+    require_backend("numba")
+    K, V = 20, 20000
+    X = sp.random(300, V, density=0.002, random_state=0, format="csr") * 10
+    X.data = np.ceil(X.data)
+    kw = dict(max_iter=3, backend="numba", random_state=0, learning_method=method,
+              evaluate_every=1, batch_size=100)
+    LatentDirichletAllocation(K, **kw).fit(X[:5])  # compile outside the measurement
+    tracemalloc.start()
+    try:
+        LatentDirichletAllocation(K, **kw).fit(X)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak / (K * V * 8) < arrays

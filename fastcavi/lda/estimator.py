@@ -386,7 +386,9 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         with limit_blas():
             rs = check_random_state(self.random_state)
             model = self._model(kernels, rs)
-            g = self._init_state(model, n_features, X.dtype)
+            # handed to the driver by pop(), so that this frame does not keep the initial
+            # topics (two n_topics x n_words arrays) alive through the fit
+            start = [self._init_state(model, n_features, X.dtype)]
             blocks = self._minibatches(X) if online else [corpus]
             svi = (RobbinsMonro(self.learning_offset, self.learning_decay, total=n_docs)
                    if online else None)
@@ -405,15 +407,16 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
                 monitor.end_pass(record.index, record.elbo, perplexity=stop.evaluate(record))
 
             try:
-                res = run_cavi(model, blocks, g, max_iter=self.max_iter, stop=stop,
+                res = run_cavi(model, blocks, start.pop(), max_iter=self.max_iter, stop=stop,
                                on_pass=report, svi=svi)
             finally:
                 monitor.close()
-            g = res.g
+            g, locals_, history, n_iter = res.g, res.locals, res.elbo_history, res.n_iter
+            del res  # (its state before the last pass)
 
             # final bound on the training data with the final topics
-            if model.warm and res.locals[0] is not None:
-                gamma = res.locals[0] if len(res.locals) == 1 else np.concatenate(res.locals)
+            if model.warm and locals_[0] is not None:
+                gamma = locals_[0] if len(locals_) == 1 else np.concatenate(locals_)
                 out = model.infer(corpus, g, gamma)
                 elbo_final = float(out.doc_bound.sum() + g.topic_bound)
             else:
@@ -425,9 +428,9 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
             check_finite(elbo_final, "the final ELBO on the training data", kernels)
 
         # scikit-learn counts every M-step, the converged pass's included
-        self._commit(model, g, svi.t if online else 1 + len(res.elbo_history), rs)
-        self.n_iter_ = res.n_iter
-        self.elbo_history_ = res.elbo_history
+        self._commit(model, g, svi.t if online else 1 + len(history), rs)
+        self.n_iter_ = n_iter
+        self.elbo_history_ = history
         self.elbo_ = elbo_final
         self.bound_ = perp_final
         return self

@@ -354,7 +354,7 @@ class LDAModel:
         Topics
             ``g`` itself.
         """
-        if g.topic_bound is None:
+        if g.ebeta is None or g.topic_bound is None:
             g.ebeta, g.topic_bound = topic_expectations(self.kernels, g.lam, g.eta,
                                                         self.n_threads)
         return g
@@ -422,13 +422,15 @@ class LDAModel:
         :class:`WordColumns` statistics touches the other words only through
         the factor (1 - rho). That step updates ``g.lam`` in place when ``g``
         owns it (no (n_topics, n_words) copy per minibatch); ``g`` is then used
-        up, its ``lam`` set to None. A learned alpha moves to ``(1 - rho)
+        up, its arrays set to None. A learned alpha moves to ``(1 - rho)
         alpha + rho`` times the optimum for the block's own statistics
         (unscaled: the optimum does not depend on the scale).
 
         After a step from whole-vocabulary statistics (a batch pass),
         exp(E[log beta]) is computed at once, since the next pass needs all of
-        it; after a minibatch's, when first needed (:meth:`topics`).
+        it; after a minibatch's, when first needed (:meth:`topics`). ``g``'s
+        own, a cache, is dropped (``g.ebeta = None``; :meth:`topics` makes it
+        again), which keeps a batch step's memory at four topic-word arrays.
 
         Returns
         -------
@@ -436,6 +438,9 @@ class LDAModel:
         """
         s = stats["sstats"]
         columns = isinstance(s, WordColumns)
+        # g's exp(E[log beta]) is a cache (topics() recomputes it): let it go before the
+        # new one is made, so that a batch step holds four topic-word arrays, not five
+        g.ebeta = None
         if rho == 1.0:
             if columns:
                 lam = np.full(g.lam.shape, g.eta, dtype=g.lam.dtype)
@@ -447,7 +452,7 @@ class LDAModel:
             if g.owns_lam:
                 lam = g.lam
                 lam *= 1.0 - rho
-                g.lam = None  # updated in place: g is used up
+                g.lam = g.ebeta = g.topic_bound = None  # updated in place: g is used up
             else:
                 lam = np.multiply(g.lam, 1.0 - rho)
             lam += rho * g.eta
@@ -482,8 +487,10 @@ class LDAModel:
         FloatingPointError
             If the value is not finite.
         """
-        topics = self.topics(g_prev if "sstats" in stats else g)
-        value = stats["doc_bound"] + topics.topic_bound
+        state = g_prev if "sstats" in stats else g
+        if state.topic_bound is None:
+            self.topics(state)
+        value = stats["doc_bound"] + state.topic_bound
         check_finite(value, "the ELBO of a pass", self.kernels)
         return value
 
