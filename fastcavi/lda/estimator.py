@@ -500,7 +500,9 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
     def _unnormalized_transform(self, X):
         gamma = np.ones((X.shape[0], self.n_components), dtype=self.components_.dtype)
         with limit_blas():
-            self._model(self._kernels()).infer(CsrCorpus.from_csr(X), self._state(), gamma)
+            # the E-step reads exp(E[log beta]) and alpha, nothing else of the fitted model
+            fitted = Topics(self.components_, None, self._alpha, self._exp_topic_word)
+            self._model(self._kernels()).infer(CsrCorpus.from_csr(X), fitted, gamma)
         return gamma
 
     def transform(self, X, *, normalize=True):

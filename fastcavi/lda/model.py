@@ -498,11 +498,14 @@ class LDAModel:
     def infer(self, corpus, g, gamma):
         """The E-step over ``corpus`` without statistics (``gamma`` updated in place).
 
+        It reads ``g.ebeta`` and ``g.alpha`` only (``g.ebeta`` is computed if None).
+
         Returns
         -------
         LocalResult
         """
-        return e_step(self.kernels, corpus, self.topics(g).ebeta, g.alpha, gamma,
+        ebeta = g.ebeta if g.ebeta is not None else self.topics(g).ebeta
+        return e_step(self.kernels, corpus, ebeta, g.alpha, gamma,
                       self.max_doc_update_iter, self.mean_change_tol, self.n_threads, False)
 
     def exact_bound(self, corpus, g, gamma, doc_scale=None):
