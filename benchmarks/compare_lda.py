@@ -34,8 +34,8 @@ every pass inside ``update``, evaluation that the timings exclude for every
 library. BLAS is limited to one thread everywhere (fastcavi limits it itself).
 
 Passes are timed one by one through per-pass hooks (fastcavi: the
-``PassMonitor`` its ``fit`` reports each pass to, plus ``_topics`` for the
-current topics; scikit-learn: ``_em_step``; gensim ``LdaModel``: an epoch-end
+``PassMonitor`` its ``fit`` reports each pass to, plus the ``on_pass`` of its
+``run_cavi`` for the current topics; scikit-learn: ``_em_step``; gensim ``LdaModel``: an epoch-end
 callback metric; ``LdaMulticore``, which has no callbacks: the start of its
 next pass). The held-out evaluation
 after each pass runs with the clock paused, and a run stops (by an exception

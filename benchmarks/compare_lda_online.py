@@ -6,7 +6,7 @@ thread count, in one process, and checks that both reach the same topics
 (fastcavi follows scikit-learn's iterates). Small minibatches are where the
 global step matters: after every minibatch scikit-learn recomputes
 exp(E[log beta]) for the whole vocabulary, fastcavi only for the minibatch's
-words (Dirichlet aggregation, ``fastcavi.models.lda.exp_topic_word_columns``).
+words (Dirichlet aggregation, ``fastcavi.lda.model.exp_topic_word_columns``).
 
 Timed alike on both sides: from the start of ``fit`` to the end of the last
 minibatch update of the last pass, through the per-pass hooks of

@@ -127,11 +127,11 @@ def _one_pass(X, backend, n_jobs):
     """``fit`` stopped at the end of its first batch pass (K=50, random E-step init).
 
     The estimator reports each finished pass to a ``PassMonitor`` (looked up in
-    :mod:`fastcavi.lda`); a subclass bound to that name for the call ends the
+    :mod:`fastcavi.lda.estimator`); a subclass bound to that name for the call ends the
     fit there, so the timing covers data checks, initialisation and one pass,
     not the final bound on the training data.
     """
-    import fastcavi.lda as lda_module
+    import fastcavi.lda.estimator as lda_module
     from fastcavi import LatentDirichletAllocation
 
     base = lda_module.PassMonitor
@@ -150,7 +150,7 @@ def _one_pass(X, backend, n_jobs):
         return
     finally:
         lda_module.PassMonitor = base
-    raise RuntimeError("fastcavi.lda no longer reports passes to PassMonitor; update "
+    raise RuntimeError("fastcavi.lda.estimator no longer reports passes to PassMonitor; update "
                        "benchmarks/benchmarks/bench_lda.py")
 
 

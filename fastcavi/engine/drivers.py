@@ -239,6 +239,9 @@ def run_cavi(model, source, g, *, max_iter, stop=None, monitor=None, post_step=N
         if on_pass is not None:
             on_pass(record)
         decision = stop(record)
+        # let the pass's statistics and the state before it go before the next pass
+        # (for LDA, three arrays of n_topics x n_words that a pass no longer needs)
+        record = stats = None
         if decision == STOP_UNCOUNTED:
             break
         n_iter += 1

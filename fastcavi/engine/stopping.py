@@ -151,6 +151,13 @@ class EvaluateEvery(StopRule):
         ``value(record) -> float``.
     on_value : callable, optional
         ``on_value(record, value)``, e.g. to print scikit-learn's verbose line.
+
+    Notes
+    -----
+    :meth:`evaluate` gives the value of a pass before the rule decides (LDA
+    shows the perplexity in the pass's verbose line, from the driver's
+    ``on_pass``); the rule then reuses it, so ``value`` runs once per
+    evaluated pass.
     """
 
     def __init__(self, every, tol, value, on_value=None):
@@ -162,13 +169,36 @@ class EvaluateEvery(StopRule):
     def start(self):
         super().start()
         self.last = None
+        self._evaluated = (None, None)
+
+    def evaluate(self, record):
+        """The value of the pass of ``record`` if the rule evaluates it, else None.
+
+        Computed (and ``on_value`` called) once per pass: a second call for
+        the same pass, such as the rule's own, returns the same value.
+
+        Parameters
+        ----------
+        record : PassRecord
+
+        Returns
+        -------
+        float or None
+        """
+        if self.every <= 0 or (record.index + 1) % self.every:
+            return None
+        seen, v = getattr(self, "_evaluated", (None, None))
+        if seen != record.index:  # (the index, not the record: that would keep its arrays)
+            v = float(self.value(record))
+            self._evaluated = (record.index, v)
+            if self.on_value is not None:
+                self.on_value(record, v)
+        return v
 
     def __call__(self, record):
-        if self.every <= 0 or (record.index + 1) % self.every:
+        v = self.evaluate(record)
+        if v is None:
             return CONTINUE
-        v = float(self.value(record))
-        if self.on_value is not None:
-            self.on_value(record, v)
         # scikit-learn tests the previous value's truth, so a first value of 0 never stops
         if self.last and abs(self.last - v) < self.tol:
             return self._stop(STOP_UNCOUNTED)

@@ -1,7 +1,10 @@
 """Latent Dirichlet allocation by CAVI and stochastic VI: the estimator.
 
 A drop-in replacement for :class:`sklearn.decomposition.LatentDirichletAllocation`
-whose hot loops run in compiled kernels (:mod:`fastcavi.kernels`).
+whose hot loops run in compiled kernels (:mod:`fastcavi.kernels`). The
+estimator validates input, builds the model (:class:`fastcavi.lda.model.LDAModel`),
+draws the initial topics, runs the engine's drivers (:mod:`fastcavi.engine`)
+and publishes the result inside one fit transaction.
 """
 
 import copy
@@ -18,16 +21,14 @@ from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
-from ._base import transactional
-from .engine import PassMonitor, effective_threads, limit_blas, robbins_monro_rate
-from .kernels import get_backend
-from .models.lda import (
-    CsrCorpus, e_step, exp_topic_word_columns, sum_elogtheta, update_dirichlet_prior,
-)
+from .._base import transactional
+from ..engine import (EvaluateEvery, PassMonitor, RobbinsMonro, effective_threads, limit_blas,
+                      run_cavi, run_svi)
+from ..kernels import get_backend
+from .corpus import CsrCorpus, Minibatch
+from .model import LDAModel, Topics, check_finite
 
 __all__ = ["LatentDirichletAllocation"]
-
-_INIT_SHAPE, _INIT_SCALE = 100.0, 0.01  # Gamma(100, 1/100) draws, as scikit-learn
 
 
 class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -293,124 +294,66 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
     def _kernels(self):
         return get_backend(self.backend)
 
-    def _topics(self, kernels, lam, eta, n_threads, compute_bound=True):
-        """exp(E[log beta]) in word-major layout and the topic ELBO terms."""
-        K, V = lam.shape
-        ebeta = np.empty((V, K), dtype=lam.dtype)
-        bound = kernels.exp_dirichlet_expectation_T(lam, eta, ebeta, compute_bound, n_threads)
-        return ebeta, bound
+    def _model(self, kernels, random_state=None):
+        """The engine model of this estimator's parameters (gamma from ``random_state``)."""
+        return LDAModel(kernels, self.n_components,
+                        max_doc_update_iter=self.max_doc_update_iter,
+                        mean_change_tol=self.mean_change_tol,
+                        n_threads=effective_threads(self.n_jobs), random_state=random_state,
+                        warm=self.e_step_init == "warm", learn_prior=self._alpha_mode())
 
-    def _learn_alpha(self, alpha, gamma, weight=1.0):
-        mode = self._alpha_mode()
-        if mode is None:
-            return alpha
-        target = update_dirichlet_prior(
-            alpha, sum_elogtheta(gamma), gamma.shape[0], symmetric=mode == "symmetric",
-        )
-        return (1.0 - weight) * alpha + weight * target
+    def _init_state(self, model, n_features, dtype):
+        """The state a new fit starts from: lambda drawn as scikit-learn does, alpha, eta."""
+        eta = 1.0 / self.n_components if self.topic_word_prior is None else float(
+            self.topic_word_prior)
+        return model.initial_state(model.draw_lambda(n_features, dtype), eta,
+                                   self._resolve_alpha())
 
-    def _draw_gamma(self, rs, n_docs, dtype):
-        return rs.gamma(_INIT_SHAPE, _INIT_SCALE, (n_docs, self.n_components)).astype(
-            dtype, copy=False
-        )
+    def _state(self):
+        """The fitted model as a state: the fitted arrays, never written in place.
 
-    def _online_update(self, kernels, state, batch, gamma_b, total_samples, n_threads):
-        """One stochastic-VI step on a minibatch (Hoffman et al. 2010, Alg. 2).
-
-        ``batch`` is ``(words, local)`` from :meth:`CsrCorpus.restrict_vocabulary`:
-        the E-step needs exp(E[log beta]) of the minibatch's words only, which
-        are computed from the current lambda here (``exp_topic_word_columns``);
-        ``state["ebeta"]`` (all words) is left stale until the end of the pass.
+        ``lam`` is ``components_`` itself, not owned, so a Robbins-Monro step
+        copies it (a failed ``partial_fit`` keeps it); alpha is a copy.
         """
-        words, local = batch
-        ebeta = exp_topic_word_columns(kernels, state["lam"], words, n_threads)
-        res = e_step(kernels, local, ebeta, state["alpha"], gamma_b,
-                     self.max_doc_update_iter, self.mean_change_tol, n_threads, True)
-        _check_finite(res.sstats, "the minibatch's topic-word statistics", kernels)
-        _check_finite(res.doc_bound, "the minibatch's document ELBO terms", kernels)
-        rho = robbins_monro_rate(self.learning_offset, state["n_batch_iter"], self.learning_decay)
-        doc_ratio = float(total_samples) / local.n_docs
-        # lambda <- (1 - rho) lambda + rho (eta + D/|B| sstats); sstats is zero outside the
-        # minibatch's words. In place, except on the fitted components_ (partial_fit's
-        # first step), which the step copies as it scales them: a failed call keeps them.
-        sstats = res.sstats
-        sstats *= rho * doc_ratio
-        if state["lam_published"]:
-            lam = np.multiply(state["lam"], 1.0 - rho)
-            state["lam_published"] = False
-        else:
-            lam = state["lam"]
-            lam *= 1.0 - rho
-        lam += rho * state["eta"]
-        lam[:, words] += sstats
-        state["lam"] = lam
-        state["alpha"] = self._learn_alpha(state["alpha"], gamma_b, weight=rho)
-        state["n_batch_iter"] += 1
-        state["ebeta"] = None
-        state["topic_bound"] = None
-        return res
+        return Topics(self.components_, self.topic_word_prior_, self._alpha.copy(),
+                      self._exp_topic_word, self._topic_bound, owns_lam=False)
 
-    def _topic_bound_of(self, kernels, state, n_threads):
-        """Topic ELBO terms; recomputes exp(E[log beta]) too if online steps left it stale."""
-        if state["topic_bound"] is None:
-            state["ebeta"], state["topic_bound"] = self._topics(kernels, state["lam"],
-                                                                state["eta"], n_threads)
-        return state["topic_bound"]
-
-    def _commit(self, state, kernels):
+    def _commit(self, model, g, n_batch_iter, random_state):
         """Publish a finished fit's state as fitted attributes, all at once.
 
         Raises FloatingPointError, before publishing anything, if lambda, its
         exp(E[log beta]), the topic ELBO terms or alpha are not all finite.
         """
-        topic_bound = self._topic_bound_of(kernels, state, effective_threads(self.n_jobs))
-        _check_finite(state["lam"], "the topic-word parameters (components_)", kernels)
-        _check_finite(state["ebeta"], "exp(E[log beta]) (exp_dirichlet_component_)", kernels)
-        _check_finite(topic_bound, "the topic ELBO terms", kernels)
-        _check_finite(state["alpha"], "the document-topic prior", kernels)
-        self.components_ = state["lam"]
-        self._exp_topic_word = state["ebeta"]
-        self.exp_dirichlet_component_ = state["ebeta"].T
-        self._topic_bound = topic_bound
-        self._alpha = state["alpha"]
-        self.doc_topic_prior_ = self._alpha_public(state["alpha"])
-        self.topic_word_prior_ = state["eta"]
-        self.n_batch_iter_ = state["n_batch_iter"]
+        kernels = model.kernels
+        model.topics(g)
+        check_finite(g.lam, "the topic-word parameters (components_)", kernels)
+        check_finite(g.ebeta, "exp(E[log beta]) (exp_dirichlet_component_)", kernels)
+        check_finite(g.topic_bound, "the topic ELBO terms", kernels)
+        check_finite(g.alpha, "the document-topic prior", kernels)
+        self.components_ = g.lam
+        self._exp_topic_word = g.ebeta
+        self.exp_dirichlet_component_ = g.ebeta.T
+        self._topic_bound = g.topic_bound
+        self._alpha = g.alpha
+        self.doc_topic_prior_ = self._alpha_public(g.alpha)
+        self.topic_word_prior_ = g.eta
+        self.n_batch_iter_ = n_batch_iter
         # never the random_state parameter itself, which a later failed fit draws from
-        self.random_state_ = copy.deepcopy(state["rs"])
+        self.random_state_ = copy.deepcopy(random_state)
         self.backend_ = kernels.name
 
-    def _state(self):
-        """The fitted model as a working state: the fitted arrays, never written in place.
-
-        ``lam`` is ``components_`` itself (``lam_published`` tells
-        :meth:`_online_update` to copy it on its first step); the random state
-        is a copy, since drawing advances it.
-        """
-        return {
-            "lam": self.components_,
-            "lam_published": True,
-            "ebeta": self._exp_topic_word,
-            "topic_bound": self._topic_bound,
-            "alpha": self._alpha.copy(),
-            "eta": self.topic_word_prior_,
-            "n_batch_iter": self.n_batch_iter_,
-            "rs": copy.deepcopy(self.random_state_),
-        }
-
-    def _init_state(self, n_features, dtype, kernels, n_threads):
-        rs = check_random_state(self.random_state)
-        K = self.n_components
-        eta = 1.0 / K if self.topic_word_prior is None else float(self.topic_word_prior)
-        lam = rs.gamma(_INIT_SHAPE, _INIT_SCALE, (K, n_features)).astype(dtype, copy=False)
-        ebeta, tb = self._topics(kernels, lam, eta, n_threads)
-        return {"lam": lam, "lam_published": False, "ebeta": ebeta, "topic_bound": tb,
-                "alpha": self._resolve_alpha(), "eta": eta, "n_batch_iter": 1, "rs": rs}
+    def _minibatches(self, X):
+        return [Minibatch.from_csr(X[sl]) for sl in gen_batches(X.shape[0], self.batch_size)]
 
     # -------------------------------------------------------------- fitting
     @transactional
     def fit(self, X, y=None):
         """Learn the topics of the document-word matrix X.
+
+        Batch learning runs :func:`fastcavi.engine.run_cavi` on one block (the
+        whole corpus); online learning makes each pass an epoch of stochastic
+        steps over minibatches of ``batch_size`` documents. Either way the stop
+        rule is scikit-learn's ``evaluate_every`` / ``perp_tol``.
 
         Parameters
         ----------
@@ -435,92 +378,57 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         self._validate_params()
         X = self._check_X(X, reset=True, whom="LatentDirichletAllocation.fit")
         kernels = self._kernels()
-        n_threads = effective_threads(self.n_jobs)
         n_docs, n_features = X.shape
-        dtype = X.dtype
         corpus = CsrCorpus.from_csr(X)
         n_tokens = corpus.n_tokens
-        warm = self.e_step_init == "warm"
         online = self.learning_method == "online"
 
         with limit_blas():
-            state = self._init_state(n_features, dtype, kernels, n_threads)
-            rs = state["rs"]
+            rs = check_random_state(self.random_state)
+            model = self._model(kernels, rs)
+            # handed to the driver by pop(), so that this frame does not keep the initial
+            # topics (two n_topics x n_words arrays) alive through the fit
+            start = [self._init_state(model, n_features, X.dtype)]
+            blocks = self._minibatches(X) if online else [corpus]
+            svi = (RobbinsMonro(self.learning_offset, self.learning_decay, total=n_docs)
+                   if online else None)
+
+            def perplexity(record):
+                if model.warm:  # from the ELBO the pass computed anyway
+                    return self._perplexity(record.elbo, n_tokens, record.g)
+                return self._perplexity_of(model, corpus, record.g, n_tokens)
+
+            stop = EvaluateEvery(self.evaluate_every, self.perp_tol, perplexity)
             monitor = PassMonitor(self.max_iter, n_tokens, self.progress_bar, self.verbose)
-            batches = []
-            if online:
-                for sl in gen_batches(n_docs, self.batch_size):
-                    batches.append((sl, CsrCorpus.from_csr(X[sl]).restrict_vocabulary()))
-            gamma = None
-            history = []
-            last_perp = None
-            n_iter = 0
+
+            def report(record):
+                # one line per pass, scikit-learn's (perplexity on the evaluated passes),
+                # then fastcavi's ELBO and throughput
+                monitor.end_pass(record.index, record.elbo, perplexity=stop.evaluate(record))
+
             try:
-                for i in range(self.max_iter):
-                    if online:
-                        if gamma is None:
-                            gamma = np.empty((n_docs, self.n_components), dtype=dtype)
-                            fresh = True
-                        else:
-                            fresh = not warm
-                        doc_total = 0.0
-                        for sl, batch in batches:
-                            if fresh:
-                                gamma[sl] = self._draw_gamma(rs, batch[1].n_docs, dtype)
-                            gamma_b = np.ascontiguousarray(gamma[sl])
-                            res = self._online_update(kernels, state, batch, gamma_b, n_docs,
-                                                      n_threads)
-                            gamma[sl] = gamma_b
-                            doc_total += res.doc_bound.sum()
-                        elbo = doc_total + self._topic_bound_of(kernels, state, n_threads)
-                    else:
-                        if gamma is None or not warm:
-                            gamma = self._draw_gamma(rs, n_docs, dtype)
-                        res = e_step(kernels, corpus, state["ebeta"], state["alpha"], gamma,
-                                     self.max_doc_update_iter, self.mean_change_tol,
-                                     n_threads, True)
-                        _check_finite(res.sstats, "the topic-word statistics", kernels)
-                        elbo = res.doc_bound.sum() + state["topic_bound"]
-                        state["lam"] = np.empty_like(state["lam"])
-                        np.add(res.sstats, state["eta"], out=state["lam"])
-                        state["alpha"] = self._learn_alpha(state["alpha"], gamma)
-                        state["n_batch_iter"] += 1
-                        state["ebeta"], state["topic_bound"] = self._topics(
-                            kernels, state["lam"], state["eta"], n_threads)
-                    _check_finite(elbo, f"the ELBO of pass {i + 1}", kernels)
-                    history.append(float(elbo))
-                    perp = None
-                    if self.evaluate_every > 0 and (i + 1) % self.evaluate_every == 0:
-                        if warm:
-                            perp = self._perplexity(elbo, n_tokens, state)
-                        else:
-                            perp = self._perplexity_of(kernels, corpus, state, n_threads, n_tokens)
-                    # one line per pass, scikit-learn's with the ELBO and throughput after it
-                    monitor.end_pass(i, elbo, perplexity=perp)
-                    if perp is not None:
-                        if last_perp and abs(last_perp - perp) < self.perp_tol:
-                            break  # scikit-learn does not count the converged pass
-                        last_perp = perp
-                    n_iter += 1
+                res = run_cavi(model, blocks, start.pop(), max_iter=self.max_iter, stop=stop,
+                               on_pass=report, svi=svi)
             finally:
                 monitor.close()
+            g, locals_, history, n_iter = res.g, res.locals, res.elbo_history, res.n_iter
+            del res  # (its state before the last pass)
 
             # final bound on the training data with the final topics
-            if warm and gamma is not None:
-                res = e_step(kernels, corpus, state["ebeta"], state["alpha"], gamma,
-                             self.max_doc_update_iter, self.mean_change_tol, n_threads, False)
-                elbo_final = float(res.doc_bound.sum() + state["topic_bound"])
-                perp_final = self._perplexity(elbo_final, n_tokens, state)
+            if model.warm and locals_[0] is not None:
+                gamma = locals_[0] if len(locals_) == 1 else np.concatenate(locals_)
+                out = model.infer(corpus, g, gamma)
+                elbo_final = float(out.doc_bound.sum() + g.topic_bound)
             else:
-                gamma = np.ones((n_docs, self.n_components), dtype=dtype)
-                e_step(kernels, corpus, state["ebeta"], state["alpha"], gamma,
-                       self.max_doc_update_iter, self.mean_change_tol, n_threads, False)
-                elbo_final = self._exact_bound(kernels, corpus, state, gamma, n_threads)
-                perp_final = self._perplexity(elbo_final, n_tokens, state)
+                gamma = np.ones((n_docs, self.n_components), dtype=X.dtype)
+                model.infer(corpus, g, gamma)
+                elbo_final = model.exact_bound(corpus, g, gamma)
+            perp_final = self._perplexity(elbo_final, n_tokens, g)
             # (bound_ may be NaN or inf on a corpus without tokens, as in scikit-learn)
-            _check_finite(elbo_final, "the final ELBO on the training data", kernels)
+            check_finite(elbo_final, "the final ELBO on the training data", kernels)
 
-        self._commit(state, kernels)
+        # scikit-learn counts every M-step, the converged pass's included
+        self._commit(model, g, svi.t if online else 1 + len(history), rs)
         self.n_iter_ = n_iter
         self.elbo_history_ = history
         self.elbo_ = elbo_final
@@ -532,7 +440,8 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         """One stochastic-VI pass over X in minibatches of ``batch_size``.
 
         Statistics are scaled by ``total_samples / batch`` (Hoffman et al. 2010,
-        Algorithm 2). The first call initialises the model as ``fit`` does.
+        Algorithm 2; :func:`fastcavi.engine.run_svi`). The first call
+        initialises the model as ``fit`` does.
 
         Parameters
         ----------
@@ -561,23 +470,27 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
             self._validate_params()
         X = self._check_X(X, reset=first_time, whom="LatentDirichletAllocation.partial_fit")
         kernels = self._kernels()
-        n_threads = effective_threads(self.n_jobs)
-        n_docs, n_features = X.shape
+        n_features = X.shape[1]
         with limit_blas():
             if first_time:
-                state = self._init_state(n_features, X.dtype, kernels, n_threads)
+                rs = check_random_state(self.random_state)
+                model = self._model(kernels, rs)
+                g = self._init_state(model, n_features, X.dtype)
+                t = 1
             else:
                 if n_features != self.components_.shape[1]:
                     raise ValueError(
                         f"The provided data has {n_features} dimensions while the model "
                         f"was trained with feature size {self.components_.shape[1]}."
                     )
-                state = self._state()
-            for sl in gen_batches(n_docs, self.batch_size):
-                batch = CsrCorpus.from_csr(X[sl]).restrict_vocabulary()
-                gamma_b = self._draw_gamma(state["rs"], batch[1].n_docs, X.dtype)
-                self._online_update(kernels, state, batch, gamma_b, self.total_samples, n_threads)
-        self._commit(state, kernels)
+                rs = copy.deepcopy(self.random_state_)  # drawing advances it
+                model = self._model(kernels, rs)
+                g = self._state()
+                t = self.n_batch_iter_
+            schedule = RobbinsMonro(self.learning_offset, self.learning_decay,
+                                    total=self.total_samples, t=t)
+            g, _ = run_svi(model, self._minibatches(X), g, schedule)
+        self._commit(model, g, schedule.t, rs)
         if first_time:
             self.n_iter_ = 0
             self.elbo_history_ = []
@@ -585,12 +498,11 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
 
     # -------------------------------------------------------------- inference
     def _unnormalized_transform(self, X):
-        kernels = self._kernels()
-        n_threads = effective_threads(self.n_jobs)
         gamma = np.ones((X.shape[0], self.n_components), dtype=self.components_.dtype)
         with limit_blas():
-            e_step(kernels, CsrCorpus.from_csr(X), self._exp_topic_word, self._alpha, gamma,
-                   self.max_doc_update_iter, self.mean_change_tol, n_threads, False)
+            # the E-step reads exp(E[log beta]) and alpha, nothing else of the fitted model
+            fitted = Topics(self.components_, None, self._alpha, self._exp_topic_word)
+            self._model(self._kernels()).infer(CsrCorpus.from_csr(X), fitted, gamma)
         return gamma
 
     def transform(self, X, *, normalize=True):
@@ -639,35 +551,14 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         """
         return self.fit(X, y).transform(X, normalize=normalize)
 
-    def _float64_state(self, kernels, state, n_threads):
-        lam = np.asarray(state["lam"], dtype=np.float64)
-        if state["lam"].dtype == np.float64:
-            return state["ebeta"], self._topic_bound_of(kernels, state, n_threads)
-        return self._topics(kernels, lam, state["eta"], n_threads)
-
-    def _exact_bound(self, kernels, corpus, state, gamma, n_threads, sub_sampling=False,
-                     total_samples=None):
-        """scikit-learn's ``_approx_bound`` in float64, phi at its optimum, no eps."""
-        ebeta64, topic_bound = self._float64_state(kernels, state, n_threads)
-        c64 = CsrCorpus(np.asarray(corpus.data, dtype=np.float64), corpus.indices, corpus.indptr,
-                     corpus.n_words)
-        g = np.array(gamma, dtype=np.float64, order="C")
-        res = e_step(kernels, c64, ebeta64, state["alpha"], g, 0, 0.0, n_threads, False,
-                     eps=0.0)
-        doc = float(res.doc_bound.sum())
-        if sub_sampling:
-            doc *= float(total_samples) / corpus.n_docs
-        return doc + float(topic_bound)
-
-    def _perplexity_of(self, kernels, corpus, state, n_threads, n_tokens):
-        gamma = np.ones((corpus.n_docs, self.n_components), dtype=state["lam"].dtype)
-        e_step(kernels, corpus, state["ebeta"], state["alpha"], gamma,
-               self.max_doc_update_iter, self.mean_change_tol, n_threads, False)
-        return self._perplexity(self._exact_bound(kernels, corpus, state, gamma, n_threads),
-                                n_tokens, state)
+    def _perplexity_of(self, model, corpus, g, n_tokens):
+        """Training perplexity as scikit-learn evaluates it: gamma from 1, then the bound."""
+        gamma = np.ones((corpus.n_docs, self.n_components), dtype=g.lam.dtype)
+        model.infer(corpus, g, gamma)
+        return self._perplexity(model.exact_bound(corpus, g, gamma), n_tokens, g)
 
     @staticmethod
-    def _perplexity(bound, n_tokens, state):
+    def _perplexity(bound, n_tokens, g):
         """exp(-bound / n_tokens), with scikit-learn's NumPy division.
 
         A corpus without tokens (every document empty) gives, as in scikit-learn,
@@ -677,7 +568,7 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         else negative (inf). The exact 0 is used, not the kernels' rounding of
         it, whose sign would make the result 0 or inf depending on the backend.
         """
-        if n_tokens == 0 and np.all(state["lam"] == state["eta"]):
+        if n_tokens == 0 and np.all(g.lam == g.eta):
             bound = 0.0
         return float(np.exp(-(np.float64(bound) / n_tokens)))
 
@@ -699,8 +590,8 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         X = self._check_X(X, reset=False, whom="LatentDirichletAllocation.score")
         gamma = self._unnormalized_transform(X)
         with limit_blas():
-            return self._exact_bound(self._kernels(), CsrCorpus.from_csr(X), self._state(), gamma,
-                                     effective_threads(self.n_jobs))
+            return self._model(self._kernels()).exact_bound(CsrCorpus.from_csr(X), self._state(),
+                                                            gamma)
 
     def perplexity(self, X, sub_sampling=False):
         """Approximate perplexity: exp(-ELBO / number of tokens).
@@ -723,15 +614,14 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         X = self._check_X(X, reset=False, whom="LatentDirichletAllocation.perplexity")
         gamma = self._unnormalized_transform(X)
         corpus = CsrCorpus.from_csr(X)
-        state = self._state()
+        g = self._state()
+        scale = float(self.total_samples) / corpus.n_docs if sub_sampling else None
         with limit_blas():
-            bound = self._exact_bound(self._kernels(), corpus, state, gamma,
-                                      effective_threads(self.n_jobs), sub_sampling,
-                                      self.total_samples)
+            bound = self._model(self._kernels()).exact_bound(corpus, g, gamma, scale)
         word_cnt = corpus.n_tokens
         if sub_sampling:
             word_cnt *= float(self.total_samples) / X.shape[0]
-        return self._perplexity(bound, word_cnt, state)
+        return self._perplexity(bound, word_cnt, g)
 
     # -------------------------------------------------------------- reporting
     def top_words(self, n_top_words=10, vocabulary=None):
@@ -778,11 +668,3 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
     def _n_features_out(self):
         """Number of transformed output features."""
         return self.components_.shape[0]
-
-
-def _check_finite(value, what, kernels):
-    """Raise FloatingPointError naming ``what`` unless every entry of ``value`` is finite."""
-    if not np.all(np.isfinite(value)):
-        raise FloatingPointError(
-            f"LatentDirichletAllocation: {what} became NaN or infinite (kernel backend "
-            f"{kernels.name!r}); the fit is abandoned and the estimator keeps its previous state")
