@@ -359,7 +359,7 @@ def test_wrong_number_of_features_after_fit(corpus):
 
 
 def test_interrupted_fit_leaves_previous_model(corpus, monkeypatch):
-    import fastcavi.lda as lda_module
+    import fastcavi.lda.model as lda_module  # where the model's steps look up the E-step
 
     lda = LatentDirichletAllocation(n_components=3, max_iter=2, random_state=0).fit(corpus)
     before = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in vars(lda).items()
