@@ -220,7 +220,7 @@ def logistic_like_for_like(X, y, lam, repeat, threads, backend):
 def logistic_monitor(X, y, lam, repeat, threads, backend, iters=8):
     from fastcavi.engine import PassMonitor, limit_blas
     from fastcavi.kernels import get_backend
-    from fastcavi.models.regression import fit_logistic
+    from fastcavi.linear_model.gaussian import fit_logistic
 
     n, d = X.shape
     t = np.where(y, 1.0, -1.0)

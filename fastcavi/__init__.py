@@ -8,8 +8,7 @@ __version__ = "0.1.0.dev0"
 
 from .lda import LatentDirichletAllocation  # noqa: E402
 from .mixture import BayesianGaussianMixture  # noqa: E402
-from .linear_model import VBLinearRegression, VBLogisticRegression  # noqa: E402
-from .spikeslab import SpikeSlabRegression  # noqa: E402
+from .linear_model import SpikeSlabRegression, VBLinearRegression, VBLogisticRegression  # noqa: E402
 from .kernels import available_backends  # noqa: E402
 
 __all__ = [

@@ -34,8 +34,8 @@ import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-import fastcavi.models.regression as regression_model
-import fastcavi.spikeslab as spikeslab_module
+import fastcavi.linear_model.gaussian as regression_model
+import fastcavi.linear_model.spikeslab as spikeslab_module
 from conftest import assert_state_equal, require_backend, snapshot_state
 from fastcavi.kernels import reference_regression, reference_spikeslab
 from fastcavi.linear_model import VBLinearRegression, VBLogisticRegression

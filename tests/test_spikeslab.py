@@ -28,7 +28,7 @@ from sklearn.linear_model import Ridge
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from fastcavi.kernels import numba_spikeslab
-from fastcavi.spikeslab import SpikeSlabRegression, spikeslab_elbo
+from fastcavi.linear_model.spikeslab import SpikeSlabRegression, spikeslab_elbo
 
 from conftest import (FAST_BACKENDS, N_JOBS, assert_state_equal, fitted_state, require_backend,
                       require_threads)
@@ -177,7 +177,7 @@ def test_elbo_matches_its_definition():
 @pytest.mark.parametrize("which", ["noise", "slab", "slab_ml"])
 def test_hyperparameter_updates_are_maximisers(which):
     """The last hyperparameter update leaves the objective at its maximum in that coordinate."""
-    from fastcavi.spikeslab import _log_scaled_inv_chi2
+    from fastcavi.linear_model.spikeslab import _log_scaled_inv_chi2
 
     rng = np.random.default_rng(12)
     X = rng.standard_normal((100, 12))
