@@ -218,9 +218,10 @@ def logistic_like_for_like(X, y, lam, repeat, threads, backend):
 
 
 def logistic_monitor(X, y, lam, repeat, threads, backend, iters=8):
-    from fastcavi.engine import PassMonitor, limit_blas
+    from fastcavi.engine import Never, PassMonitor, limit_blas, run_cavi
     from fastcavi.kernels import get_backend
-    from fastcavi.linear_model.gaussian import fit_logistic
+    from fastcavi.linear_model.gaussian import RowBlock
+    from fastcavi.linear_model.jaakkola import LogisticModel
 
     n, d = X.shape
     t = np.where(y, 1.0, -1.0)
@@ -229,10 +230,11 @@ def logistic_monitor(X, y, lam, repeat, threads, backend, iters=8):
 
     def run(max_iter):
         mon = PassMonitor(max_iter, n)
+        model = LogisticModel(kernels, threads, d, intercept=True, beta0=1e-4, c0=1e-2,
+                              d0=1e-4, ard=False, learn_alpha=True)
         with limit_blas():
-            fit_logistic(kernels, X, t, sw, intercept=True, beta0=1e-4, c0=1e-2, d0=1e-4,
-                         ard=False, learn_alpha=True, alpha_init=np.ones(d), max_iter=max_iter,
-                         tol=0.0, n_threads=threads, monitor=mon)
+            run_cavi(model, [RowBlock(X, t, sw)], model.initial_state(np.ones(d)),
+                     max_iter=max_iter, stop=Never(), monitor=mon)
         mon.close()
         # pass i > 0 covers the q update of iteration i - 1 and the fused sweep of
         # iteration i; the last pass skips the Gram (max_iter reached)

@@ -27,8 +27,12 @@ def _flat(state):
         return np.concatenate([_flat(state[k]) for k in sorted(state)])
     if isinstance(state, (tuple, list)):
         return np.concatenate([_flat(s) for s in state]) if len(state) else np.zeros(0)
+    if state is None:
+        return np.zeros(0)
     if hasattr(state, "__dict__") and not isinstance(state, np.ndarray):
         return _flat(vars(state))
+    if hasattr(type(state), "__slots__") and not isinstance(state, np.ndarray):
+        return _flat({k: getattr(state, k) for k in type(state).__slots__})
     return np.ravel(np.asarray(state, dtype=np.float64))
 
 

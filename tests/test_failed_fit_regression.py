@@ -308,7 +308,7 @@ def test_linear_nan_from_gram_kernel(backend, monkeypatch):
     fault = Faulty(kernels.weighted_gram, 1, "nan", _nan_gram,
                    inspect.signature(reference_regression.weighted_gram))
     monkeypatch.setattr(kernels, "weighted_gram", fault)
-    with pytest.raises(FloatingPointError, match="the ELBO became nan at iteration 1"):
+    with pytest.raises(FloatingPointError, match="the ELBO became nan at pass 1"):
         est.fit(X_NEW, Y_NEW)
     assert fault.calls == 1
     assert_unchanged(est, before, preds)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .schedules import robbins_monro_rate
-from .stopping import STOP, STOP_UNCOUNTED, Never
+from .stopping import CONTINUE, STOP, STOP_UNCOUNTED, Never
 
 __all__ = ["PassRecord", "FitResult", "RobbinsMonro", "run_cavi", "run_svi"]
 
@@ -120,14 +120,51 @@ def _check_elbo(elbo, index):
             "value (check the data's scale and the priors)")
 
 
-def _local_pass(model, source, g, locals_):
+def _local_pass(model, source, g, locals_, **step_args):
     """Statistics of every block under ``g``, summed in block order."""
     total = None
     for b, block in enumerate(source):
         local = model.init_local(block, g, locals_[b])
-        stats, locals_[b] = model.local_step(block, g, local)
+        stats, locals_[b] = model.local_step(block, g, local, **step_args)
         total = stats if total is None else total + stats
     return total
+
+
+def _run_evaluate_first(model, blocks, g, locals_, max_iter, stop, monitor, on_pass):
+    """:func:`run_cavi` for a model whose ELBO is that of the state its local pass read.
+
+    Such a model (``elbo_before_step = True``: VB logistic regression, whose
+    local pass sets the Jaakkola-Jordan xi_n to their optimum for the current
+    q(w), PRML eq. 10.163, and returns the data term there) is evaluated
+    before each global step: pass i reads the state after i global steps, the
+    stop rule decides, and only then does the global step run. So the state
+    returned is always one whose complete ELBO was evaluated, ``n_iter``
+    counts global steps (at most ``max_iter``, after which one more pass
+    evaluates the last state, with ``local_step(..., for_step=False)`` so the
+    model may skip what only a global step needs), and the monitor reports
+    pass i >= 1 as the state after step i (pass 0 evaluates the initial state).
+    """
+    history = []
+    g_prev = g
+    n_iter = 0
+    for i in range(max_iter + 1):
+        stats = _local_pass(model, blocks, g, locals_, for_step=i < max_iter)
+        elbo = float(model.elbo(g, g, stats))
+        _check_elbo(elbo, i)
+        history.append(elbo)
+        if monitor is not None and i > 0:
+            monitor.end_pass(i - 1, elbo)
+        record = PassRecord(i, elbo, g_prev, g, stats, False, g)
+        if on_pass is not None:
+            on_pass(record)
+        if stop(record) != CONTINUE or i == max_iter:
+            break
+        record = None
+        g_prev = g
+        g = model.global_step(g, stats)
+        stats = None
+        n_iter += 1
+    return FitResult(g, g_prev, n_iter, stop.converged, history, locals_)
 
 
 def run_svi(model, source, g, schedule, locals_=None):
@@ -205,11 +242,24 @@ def run_cavi(model, source, g, *, max_iter, stop=None, monitor=None, post_step=N
     FloatingPointError
         The ELBO became NaN or infinite (the estimator's fit transaction then
         leaves the previous model in place).
+    ValueError
+        ``svi`` given for a model with ``elbo_before_step``.
+
+    Notes
+    -----
+    A model with ``elbo_before_step = True`` is run evaluate-first (see
+    :func:`_run_evaluate_first`): its ELBO describes the state the pass read,
+    and ``post_step`` is not used.
     """
     stop = Never() if stop is None else stop
     stop.start()
     blocks = list(source)
     locals_ = [None] * len(blocks)
+    if getattr(model, "elbo_before_step", False):
+        if svi is not None:
+            raise ValueError("a model that evaluates its ELBO before the global step has no "
+                             "stochastic-VI driver (svi must be None)")
+        return _run_evaluate_first(model, blocks, g, locals_, max_iter, stop, monitor, on_pass)
     history = []
     n_iter = 0
     g_prev = g

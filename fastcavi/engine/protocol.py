@@ -113,6 +113,12 @@ class Model(Protocol):
     static_stats : bool
         True when the statistics do not depend on the global state (VB linear
         regression's X^T X): the batch driver then computes them once.
+    elbo_before_step : bool, optional
+        True when ``elbo`` describes the state the local pass read, not the
+        state after the global step (VB logistic regression: its local pass
+        optimises the Jaakkola-Jordan variational parameters for the current
+        q(w)). The batch driver then evaluates before stepping and calls
+        ``local_step(block, g, local, for_step=...)``; False if absent.
 
     Methods
     -------

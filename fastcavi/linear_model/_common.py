@@ -55,6 +55,7 @@ COMMON_CONSTRAINTS = {
     "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
     "tol": [Interval(numbers.Real, 0, None, closed="left")],
     "verbose": ["verbose"],
+    "progress_bar": ["boolean"],
     "backend": [StrOptions({"auto", "cython", "numba", "numpy"})],
     "n_jobs": [None, numbers.Integral],
 }

@@ -1,8 +1,10 @@
-"""Variational Bayesian linear and logistic regression: the CAVI maths, as array code.
+"""VB linear regression as an engine model, and the notation shared with VB logistic.
 
-The estimators in :mod:`fastcavi.linear_model` validate input and drive these
-functions; the row sweeps run in the kernels of :mod:`fastcavi.kernels`
-(model family "regression").
+:class:`LinearModel` is :class:`fastcavi.engine.Model` for the variational
+linear model: the estimator (:mod:`fastcavi.linear_model.vb_linear`) validates
+input, builds it and runs :func:`fastcavi.engine.run_cavi`. The Gram kernel is
+the "regression" family's (:mod:`fastcavi.kernels.reference_regression`); the
+logistic model is :mod:`fastcavi.linear_model.jaakkola`.
 
 Notation (Drugowitsch 2013, "Variational Bayesian inference for linear and
 logistic regression", arXiv:1310.5438; Bishop 2006, PRML, sections 10.3 and
@@ -33,13 +35,6 @@ yc^T S yc are formed once, so an iteration costs O(d^3) (d <= n: Cholesky of
 A + G) or O(n^2 d) (n < d: the Woodbury identity on the n x n matrix
 I + B A^-1 B^T with B = S^1/2 Xc), never O(n d).
 
-Logistic model (Jaakkola & Jordan 2000; PRML 10.6; Drugowitsch 2013,
-section 3) with labels t_n in {-1, +1}::
-
-    p(t_n | w) = sigma(t_n w^T x~_n),  w_1..d | alpha ~ N(0, A^-1),
-    intercept ~ N(0, 1 / beta0) (fixed), alpha_i ~ Gamma(c0, d0)
-    q(w) q(alpha) = N(w | mu, Sigma) prod Gamma(alpha_i | cN, dN_i)
-
 Every ELBO here is complete (every constant included), in nats.
 """
 
@@ -48,29 +43,23 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.special import digamma, gammaln
 
+from ..engine import Stats
+
 __all__ = [
+    "RowBlock",
+    "StackedRows",
     "LinearStats",
-    "linear_stats",
-    "fit_linear",
+    "LinearState",
+    "LinearModel",
     "linear_elbo",
-    "fit_logistic",
     "gamma_terms",
+    "update_alpha",
+    "alpha_shape",
+    "weighted_means",
+    "xt_dot",
 ]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
-
-
-def _require_finite_elbo(elbo, iteration):
-    """Stop a CAVI loop whose state is no longer finite, instead of returning a NaN model.
-
-    Every fitted quantity enters the complete ELBO, so a NaN or inf anywhere in
-    q (from a kernel, or from badly scaled data) shows in it.
-    """
-    if not np.isfinite(elbo):
-        raise FloatingPointError(
-            f"the ELBO became {elbo} at iteration {iteration}: the posterior is not finite "
-            "(a kernel returned NaN or inf, or X and y are too badly scaled)"
-        )
 
 
 def gamma_terms(c0, d0, cn, dn):
@@ -97,8 +86,48 @@ def gamma_terms(c0, d0, cn, dn):
     return float(np.sum(prior + entropy))
 
 
+def update_alpha(c0, d0, cn, quad, ard):
+    """The CAVI update of q(alpha) = prod_i Gamma(alpha_i | cn, dn_i) over the weight precisions.
+
+    Drugowitsch (2013), eq. 15 (linear) and eq. 47 (logistic): dn = d0 + quad / 2
+    per weight with ARD, d0 + sum(quad) / 2 for one shared precision.
+
+    Parameters
+    ----------
+    c0, d0 : float
+        Gamma prior (shape, rate).
+    cn : float
+        Shape of q(alpha): c0 + 1/2 (ARD) or c0 + d/2 (see :func:`alpha_shape`).
+    quad : ndarray of shape (d,)
+        E_q[w_i^2] times the noise precision where it scales the prior
+        (linear: E[tau] m_i^2 + V_ii; logistic: mu_i^2 + Sigma_ii).
+    ard : bool
+
+    Returns
+    -------
+    e_alpha, elog_alpha : ndarray of shape (d,)
+        E[alpha_i], E[log alpha_i].
+    alpha_terms : float
+        E[log p(alpha)] - E[log q(alpha)], nats.
+    dn : float or ndarray of shape (d,)
+    """
+    d = quad.shape[0]
+    dn = d0 + 0.5 * quad if ard else d0 + 0.5 * float(np.sum(quad))
+    e_alpha = np.broadcast_to(cn / dn, (d,)).astype(np.float64)
+    elog_alpha = np.broadcast_to(digamma(cn) - np.log(dn), (d,)).astype(np.float64)
+    return e_alpha, elog_alpha, gamma_terms(c0, d0, cn, dn), dn
+
+
+def alpha_shape(c0, d, ard):
+    """Shape of q(alpha): c0 + 1/2 per weight (ARD) or c0 + d/2 shared."""
+    return c0 + (0.5 if ard else 0.5 * d)
+
+
 class LinearStats:
     """Sufficient statistics of (weighted, centred) linear regression data.
+
+    What :class:`LinearModel` forms from its additive statistics (and the
+    global step and the ELBO read).
 
     Attributes
     ----------
@@ -126,11 +155,24 @@ class LinearStats:
 
     @property
     def dual(self):
+        """Whether the statistics are the rows B (Woodbury path), not the Gram G."""
         return self.B is not None
 
 
-def _xt_dot(X, v, block=8192):
-    """X^T v in float64 without converting all of a float32 X at once."""
+def xt_dot(X, v, block=8192):
+    """X^T v in float64 without converting all of a float32 X at once.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n, d), float32 or float64
+    v : ndarray of shape (n,), float64
+    block : int, default=8192
+        Rows converted to float64 at a time (float32 dense X).
+
+    Returns
+    -------
+    ndarray of shape (d,), float64
+    """
     if sp.issparse(X) or X.dtype == np.float64:
         return np.asarray(X.T @ v, dtype=np.float64).ravel()
     out = np.zeros(X.shape[1])
@@ -139,59 +181,73 @@ def _xt_dot(X, v, block=8192):
     return out
 
 
-def linear_stats(kernels, X, y, sw, fit_intercept, n_threads, solver="auto"):
-    """Form the sufficient statistics of the linear model once.
+class RowBlock:
+    """A block of rows: what the linear models' local steps read.
 
     Parameters
     ----------
-    kernels : namespace
-        A "regression" backend of :func:`fastcavi.kernels.get_backend`.
-    X : ndarray (C-contiguous) or sparse matrix of shape (n, d), float32 or float64
+    X : ndarray (C-contiguous) or CSR matrix of shape (n, d), float32 or float64
     y : ndarray of shape (n,), float64
-    sw : ndarray of shape (n,), float64
-        Non-negative sample weights with a positive sum.
-    fit_intercept : bool
-    n_threads : int
-    solver : {"auto", "primal", "dual"}
-        "auto" picks "dual" (Woodbury, n x n systems) when the number of rows
-        with positive weight is below d.
+        Targets (VB linear) or labels in {-1, +1} (VB logistic).
+    w : ndarray of shape (n,), float64
+        Non-negative sample weights.
+    """
+
+    __slots__ = ("X", "y", "w")
+
+    def __init__(self, X, y, w):
+        self.X, self.y, self.w = X, y, w
+
+    def __len__(self):
+        return self.X.shape[0]
+
+
+def weighted_means(X, y, sw):
+    """Weighted means of the columns of X and of y (float64).
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n, d)
+    y : ndarray of shape (n,)
+    sw : ndarray of shape (n,)
+        Non-negative weights with a positive sum.
 
     Returns
     -------
-    LinearStats
+    x_mean : ndarray of shape (d,), float64
+    y_mean : float
     """
-    n, d = X.shape
     S = float(np.sum(sw))
-    if fit_intercept:
-        x_mean = _xt_dot(X, sw) / S
-        y_mean = float(np.dot(sw, y) / S)
-    else:
-        x_mean = np.zeros(d)
-        y_mean = 0.0
-    yc = y - y_mean
-    r = sw * yc
-    Xty = _xt_dot(X, r) - x_mean * r.sum()
-    yty = float(np.dot(r, yc))
-    n_pos = int(np.count_nonzero(sw))
-    dual = solver == "dual" or (solver == "auto" and n_pos < d)
-    G = B = None
-    if dual:
-        keep = np.flatnonzero(sw > 0)
-        Xk = X[keep]
-        Xk = Xk.toarray() if sp.issparse(Xk) else np.asarray(Xk, dtype=np.float64)
-        B = (Xk - x_mean) * np.sqrt(sw[keep])[:, None]
-    elif sp.issparse(X):
-        Xs = X.multiply(sw[:, None]).tocsr()
-        G = np.asarray((Xs.T @ X).toarray(), dtype=np.float64)
-        G -= S * np.outer(x_mean, x_mean)
-        G = 0.5 * (G + G.T)
-    else:
-        G = np.empty((d, d))
-        kernels.weighted_gram(X, sw, x_mean, False, G, n_threads)
-    return LinearStats(d=d, G=G, B=B, Xty=Xty, yty=yty, S=S,
-                       n_eff=S - 1.0 if fit_intercept else S,
-                       const=-0.5 * np.log(S) if fit_intercept else 0.0,
-                       x_mean=x_mean, y_mean=y_mean)
+    return xt_dot(X, sw) / S, float(np.dot(sw, y) / S)
+
+
+class StackedRows:
+    """The rows B = S^1/2 (X - shift) of blocks, for the dual (Woodbury) path.
+
+    Additive in the sense of :class:`fastcavi.engine.Stats`: the union of two
+    blocks stacks their rows; scaling the weights by c scales B by sqrt(c);
+    as an array it is the Gram matrix B^T B the rows stand for (so two
+    partitions of the same rows compare equal).
+
+    Parameters
+    ----------
+    B : ndarray of shape (m, d), float64
+    """
+
+    __slots__ = ("B",)
+
+    def __init__(self, B):
+        self.B = B
+
+    def __add__(self, other):
+        return StackedRows(np.vstack([self.B, other.B]))
+
+    def __mul__(self, c):
+        return StackedRows(self.B * np.sqrt(c))
+
+    def __array__(self, dtype=None, copy=None):
+        gram = self.B.T @ self.B
+        return gram if dtype is None else gram.astype(dtype)
 
 
 class _Solve:
@@ -277,186 +333,235 @@ def linear_elbo(st, sol, an, bn, a0, b0, e_alpha, elog_alpha, alpha_terms):
     return float(lik + prior_w + prior_tau + ent_w + ent_tau + alpha_terms)
 
 
-def fit_linear(st, *, a0, b0, c0, d0, ard, learn_alpha, alpha_init, max_iter, tol, monitor=None):
-    """CAVI for the variational linear model (Drugowitsch 2013, Algorithm of section 2).
+class LinearState:
+    """Global state of :class:`LinearModel`: q(w, tau) and q(alpha).
 
-    Each iteration updates q(w, tau) given E[alpha] (exact Normal-Gamma update,
-    eqs. 9-12), then q(alpha) (eq. 15; ARD: per weight), then evaluates the
-    complete ELBO; it stops when an iteration raises the ELBO by less than
-    ``tol * S`` nats.
+    Attributes
+    ----------
+    e_alpha, elog_alpha : ndarray of shape (d,)
+        E[alpha_i] and E[log alpha_i] under q(alpha) (or the fixed values).
+    alpha_terms : float
+        E[log p(alpha)] - E[log q(alpha)] in nats (0 with alpha fixed).
+    cn : float
+        Shape of q(alpha).
+    dn : float, ndarray of shape (d,) or None
+        Rate(s) of q(alpha); None while alpha is fixed.
+    sol : _Solve or None
+        q(w | tau) = N(m, V / tau) for the prior precision in force when it
+        was formed (None in the initial state).
+    an, bn : float or None
+        q(tau) = Gamma(an, bn).
+    """
+
+    __slots__ = ("e_alpha", "elog_alpha", "alpha_terms", "cn", "dn", "sol", "an", "bn")
+
+    def __init__(self, e_alpha, elog_alpha, alpha_terms, cn, dn, sol=None, an=None, bn=None):
+        self.e_alpha, self.elog_alpha, self.alpha_terms = e_alpha, elog_alpha, alpha_terms
+        self.cn, self.dn, self.sol, self.an, self.bn = cn, dn, sol, an, bn
+
+
+class LinearModel:
+    """VB linear regression's steps for the engine's drivers (:class:`fastcavi.engine.Model`).
+
+    One CAVI pass (Drugowitsch 2013, section 2): q(w, tau) given E[alpha]
+    (the exact Normal-Gamma update, eqs. 9-12), then q(alpha) (eq. 15; ARD:
+    per weight); its ELBO (:func:`linear_elbo`) is that of the state after
+    the pass.
+
+    Statistics (additive over :class:`RowBlock` s, :class:`fastcavi.engine.Stats`),
+    taken about a fixed shift c (the whole data's weighted means, so they add
+    exactly; the global step recentres them on the blocks' own weighted mean):
+
+    - ``gram``: sum_n s_n (x_n - c)(x_n - c)^T, shape (d, d) (primal path), or
+      the :class:`StackedRows` S^1/2 (X - c) (dual path, n < d: exact when c is
+      the weighted mean, as the estimator makes it);
+    - ``xty``: sum_n s_n (x_n - c)(y_n - y_c); ``yty``: sum_n s_n (y_n - y_c)^2;
+    - ``sx``: sum_n s_n (x_n - c); ``sy``: sum_n s_n (y_n - y_c); ``S``: sum_n s_n.
+
+    They do not depend on the global state (``static_stats``): a batch fit
+    forms them once and each pass costs O(d^3) (primal) or O(n^2 d) (dual).
 
     Parameters
     ----------
-    st : LinearStats
+    kernels : namespace
+        A "regression" backend of :func:`fastcavi.kernels.get_backend`.
+    n_threads : int
+    fit_intercept : bool
+        Integrate out a flat intercept (centre the data; S - 1 effective
+        observations times S^-1/2).
+    x_shift : ndarray of shape (d,)
+    y_shift : float
+        The shift c and y_c (zeros without an intercept).
+    dual : bool
+        Use the rows (Woodbury identity on n x n systems) instead of the Gram.
     a0, b0, c0, d0 : float
         Gamma priors on tau and alpha (shape, rate).
     ard : bool
         One alpha per weight.
     learn_alpha : bool
-        If False, alpha stays at ``alpha_init`` (a point mass): q(w, tau) is then
-        the exact conjugate posterior and the ELBO is log p(y | alpha).
-    alpha_init : ndarray of shape (d,)
-    max_iter : int (>= 1)
-    tol : float
-    monitor : PassMonitor or None
-
-    Returns
-    -------
-    result : dict
-        m, V (d, d), sol, an, bn, e_alpha, cn, dn, elbo, history, n_iter, converged.
-
-    Raises
-    ------
-    FloatingPointError
-        If an iteration's ELBO is not finite.
+        If False, alpha stays where the initial state puts it (a point mass):
+        q(w, tau) is the exact conjugate posterior after one pass.
     """
-    d = st.d
-    an = a0 + 0.5 * st.n_eff
-    e_alpha = np.asarray(alpha_init, dtype=np.float64).copy()
-    elog_alpha = np.log(e_alpha)
-    cn = c0 + (0.5 if ard else 0.5 * d)
-    dn = None
-    history = []
-    converged = False
-    n_iter = 0
-    for it in range(max_iter):
-        sol = _Solve(st, e_alpha)
+
+    static_stats = True
+
+    def __init__(self, kernels, n_threads, *, fit_intercept, x_shift, y_shift, dual,
+                 a0, b0, c0, d0, ard, learn_alpha):
+        self.kernels = kernels
+        self.n_threads = n_threads
+        self.fit_intercept = fit_intercept
+        self.x_shift = np.asarray(x_shift, dtype=np.float64)
+        self.y_shift = float(y_shift)
+        self.dual = dual
+        self.a0, self.b0, self.c0, self.d0 = a0, b0, c0, d0
+        self.ard = ard
+        self.learn_alpha = learn_alpha
+        self._centred = (None, None, None)
+
+    def initial_state(self, alpha_init):
+        """The state before the first pass: E[alpha] = ``alpha_init``.
+
+        Parameters
+        ----------
+        alpha_init : ndarray of shape (d,)
+            Positive initial (or, without ``learn_alpha``, fixed) precisions.
+
+        Returns
+        -------
+        LinearState
+        """
+        e_alpha = np.asarray(alpha_init, dtype=np.float64).copy()
+        cn = alpha_shape(self.c0, e_alpha.shape[0], self.ard)
+        return LinearState(e_alpha, np.log(e_alpha), 0.0, cn, None)
+
+    def n_items(self, block):
+        """Rows in ``block``."""
+        return block.X.shape[0]
+
+    def init_local(self, block, g, previous):
+        """No local variables: q(w, tau) is global."""
+        return None
+
+    def local_step(self, block, g, local):
+        """The block's statistics (see the class docstring); ``g`` is not read.
+
+        Parameters
+        ----------
+        block : RowBlock
+        g : LinearState
+        local : None
+
+        Returns
+        -------
+        stats : fastcavi.engine.Stats
+        local : None
+        """
+        X, y, sw = block.X, block.y, block.w
+        c = self.x_shift
+        d = X.shape[1]
+        S = float(np.sum(sw))
+        yc = y - self.y_shift
+        r = sw * yc
+        sy = float(r.sum())
+        xty = xt_dot(X, r) - c * sy
+        yty = float(np.dot(r, yc))
+        sx = xt_dot(X, sw) - c * S if self.fit_intercept else np.zeros(d)
+        if self.dual:
+            keep = np.flatnonzero(sw > 0)
+            Xk = X[keep]
+            Xk = Xk.toarray() if sp.issparse(Xk) else np.asarray(Xk, dtype=np.float64)
+            gram = StackedRows((Xk - c) * np.sqrt(sw[keep])[:, None])
+        elif sp.issparse(X):
+            # sum s (x - c)(x - c)^T = X^T S X - sx c^T - c sx^T - S c c^T
+            Xs = X.multiply(sw[:, None]).tocsr()
+            gram = np.asarray((Xs.T @ X).toarray(), dtype=np.float64)
+            gram -= np.outer(sx, c) + np.outer(c, sx) + S * np.outer(c, c)
+            gram = 0.5 * (gram + gram.T)
+        else:
+            gram = np.empty((d, d))
+            self.kernels.weighted_gram(X, sw, c, False, gram, self.n_threads)
+        return Stats(gram=gram, xty=xty, yty=yty, sx=sx, sy=sy, S=S), None
+
+    @property
+    def summary(self):
+        """The :class:`LinearStats` the last global step or ELBO read (None before one)."""
+        return self._centred[2]
+
+    def centred(self, stats, scale=1.0):
+        """The statistics recentred on their own weighted means (cached per ``stats``).
+
+        Parameters
+        ----------
+        stats : fastcavi.engine.Stats
+            From :meth:`local_step` (summed over blocks).
+        scale : float, default=1.0
+            Weight multiplier (a minibatch standing for the data set).
+
+        Returns
+        -------
+        LinearStats
+        """
+        cached, cached_scale, st = self._centred
+        if cached is stats and cached_scale == scale:
+            return st
+        if scale != 1.0:
+            stats = stats.scaled(scale)
+        S = float(stats["S"])
+        sx, sy = stats["sx"], float(stats["sy"])
+        gram, xty, yty = stats["gram"], stats["xty"], float(stats["yty"])
+        G = B = None
+        if isinstance(gram, StackedRows):
+            B = gram.B
+        elif self.fit_intercept:
+            G = gram - np.outer(sx, sx) / S
+        else:
+            G = gram
+        if self.fit_intercept:
+            xty = xty - sx * (sy / S)
+            yty = yty - sy * sy / S
+        st = LinearStats(d=xty.shape[0], G=G, B=B, Xty=xty, yty=yty, S=S,
+                         n_eff=S - 1.0 if self.fit_intercept else S,
+                         const=-0.5 * np.log(S) if self.fit_intercept else 0.0,
+                         x_mean=self.x_shift + sx / S if self.fit_intercept else self.x_shift,
+                         y_mean=self.y_shift + sy / S if self.fit_intercept else 0.0)
+        self._centred = (stats if scale == 1.0 else None, scale, st)
+        return st
+
+    def global_step(self, g, stats, scale=1.0, rho=1.0):
+        """One CAVI update of q(w, tau), then of q(alpha).
+
+        Parameters
+        ----------
+        g : LinearState
+        stats : fastcavi.engine.Stats
+        scale : float, default=1.0
+        rho : float, default=1.0
+            Must be 1: the model is fitted by batch CAVI only.
+
+        Returns
+        -------
+        LinearState
+
+        Raises
+        ------
+        ValueError
+            If ``rho`` is not 1.
+        """
+        if rho != 1.0:
+            raise ValueError(f"VB linear regression has no stochastic step: rho must be 1, got {rho}")
+        st = self.centred(stats, scale)
+        a0, b0, c0, d0 = self.a0, self.b0, self.c0, self.d0
+        sol = _Solve(st, g.e_alpha)
+        an = a0 + 0.5 * st.n_eff
         bn = b0 + 0.5 * (st.yty - sol.mXty)
         bn = max(bn, b0) if b0 > 0 else max(bn, np.finfo(float).tiny)
-        e_tau = an / bn
-        alpha_terms = 0.0
-        if learn_alpha:
-            quad = e_tau * sol.m * sol.m + sol.diag_V
-            dn = d0 + 0.5 * quad if ard else d0 + 0.5 * float(np.sum(quad))
-            e_alpha = np.broadcast_to(cn / dn, (d,)).astype(np.float64)
-            elog_alpha = np.broadcast_to(digamma(cn) - np.log(dn), (d,)).astype(np.float64)
-            alpha_terms = gamma_terms(c0, d0, cn, dn)
-        elbo = linear_elbo(st, sol, an, bn, a0, b0, e_alpha, elog_alpha, alpha_terms)
-        _require_finite_elbo(elbo, it + 1)
-        history.append(elbo)
-        n_iter = it + 1
-        if monitor is not None:
-            monitor.end_pass(it, elbo)
-        if not learn_alpha:
-            converged = True  # the conjugate update is exact in one step
-            break
-        if it > 0 and history[-1] - history[-2] < tol * st.S:
-            converged = True
-            break
-    return {"m": sol.m, "sol": sol, "an": an, "bn": bn, "e_alpha": e_alpha, "cn": cn,
-            "dn": dn, "elbo": history[-1], "history": history, "n_iter": n_iter,
-            "converged": converged}
+        if not self.learn_alpha:
+            return LinearState(g.e_alpha, g.elog_alpha, 0.0, g.cn, None, sol, an, bn)
+        quad = (an / bn) * sol.m * sol.m + sol.diag_V
+        e_alpha, elog_alpha, alpha_terms, dn = update_alpha(c0, d0, g.cn, quad, self.ard)
+        return LinearState(e_alpha, elog_alpha, alpha_terms, g.cn, dn, sol, an, bn)
 
-
-def fit_logistic(kernels, X, t, sw, *, intercept, beta0, c0, d0, ard, learn_alpha, alpha_init,
-                 max_iter, tol, n_threads, monitor=None):
-    """CAVI with the Jaakkola-Jordan bound for one binary problem (PRML 10.6).
-
-    One iteration: a fused sweep over the rows (``kernels.jj_step``) sets every
-    xi_n to its optimum for the current q(w) (PRML eq. 10.163), returns the
-    data term of the ELBO and the Gram matrix sum_n 2 s_n lambda(xi_n) x~ x~^T;
-    then q(w) = N(mu, Sigma) with Sigma^-1 = diag(E[alpha], beta0) + Gram and
-    mu = Sigma sum_n s_n t_n x~_n / 2 (eqs. 10.156-10.157), then q(alpha)
-    (Drugowitsch 2013, eq. 47; ARD per weight). The ELBO is evaluated after the
-    xi sweep, where E[a_n^2] = xi_n^2, so every value is the complete ELBO of
-    the state it reports, and each is >= the previous one. Stops when the
-    ELBO rises by less than ``tol * S`` nats; the returned q(w) is the one
-    whose ELBO was evaluated last.
-
-    Parameters
-    ----------
-    kernels : namespace
-        "regression" backend.
-    X : ndarray of shape (n, d), float32 or float64, C-contiguous
-    t : ndarray of shape (n,), float64 in {-1, +1}
-    sw : ndarray of shape (n,), float64
-    intercept : bool
-    beta0 : float
-        Fixed prior precision of the intercept.
-    c0, d0 : float
-        Gamma prior on the weight precision(s).
-    ard : bool
-    learn_alpha : bool
-        If False, alpha is held at ``alpha_init``.
-    alpha_init : ndarray of shape (d,)
-    max_iter : int
-    tol : float
-    n_threads : int
-    monitor : PassMonitor or None
-
-    Returns
-    -------
-    result : dict
-        mu (p,), R (p, p) upper Cholesky factor of the precision, Sigma (p, p),
-        xi (n,), e_alpha (d,), cn, dn, elbo, history, n_iter, converged.
-
-    Raises
-    ------
-    FloatingPointError
-        If the ELBO of a sweep is not finite (checked before q(w) is updated from it).
-    """
-    n, d = X.shape
-    p = d + int(intercept)
-    S = float(np.sum(sw))
-    st = 0.5 * sw * t
-    b = np.empty(p)
-    b[:d] = _xt_dot(X, st)
-    if intercept:
-        b[d] = st.sum()
-    e_alpha = np.asarray(alpha_init, dtype=np.float64).copy()
-    elog_alpha = np.log(e_alpha)
-    cn = c0 + (0.5 if ard else 0.5 * d)
-    dn = None
-    alpha_terms = 0.0
-    prior_diag = np.concatenate([e_alpha, [beta0]]) if intercept else e_alpha.copy()
-    # start from q(w) = the prior
-    mu = np.zeros(p)
-    R = np.diag(np.sqrt(prior_diag))
-    diag_sigma = 1.0 / prior_diag
-    Rinv = np.diag(1.0 / np.sqrt(prior_diag))
-    xi = np.empty(n)
-    G = np.empty((p, p))
-    history = []
-    n_iter = 0
-    converged = False
-    while True:
-        data = kernels.jj_step(X, t, sw, intercept, R, mu, xi, G, n_iter < max_iter, n_threads)
-        quad = mu[:d] ** 2 + diag_sigma[:d]
-        prior_w = -0.5 * d * _LOG_2PI + 0.5 * float(np.sum(elog_alpha)) \
-            - 0.5 * float(np.sum(e_alpha * quad))
-        if intercept:
-            prior_w += -0.5 * _LOG_2PI + 0.5 * np.log(beta0) \
-                - 0.5 * beta0 * (mu[d] ** 2 + diag_sigma[d])
-        entropy = 0.5 * p * (1.0 + _LOG_2PI) - float(np.sum(np.log(np.diag(R))))
-        elbo = float(data + prior_w + entropy + alpha_terms)
-        _require_finite_elbo(elbo, n_iter)
-        history.append(elbo)
-        if monitor is not None and len(history) > 1:
-            # report the state after each q update (the first sweep evaluates the prior)
-            monitor.end_pass(len(history) - 2, elbo)
-        if len(history) > 1 and history[-1] - history[-2] < tol * S:
-            converged = True
-            break
-        if n_iter >= max_iter:
-            break
-        # q(w)
-        P = G
-        P[np.diag_indices(d)] += e_alpha
-        if intercept:
-            P[d, d] += beta0
-        R = sla.cholesky(P, lower=False, check_finite=False)
-        mu = sla.cho_solve((R, False), b, check_finite=False)
-        Rinv = sla.solve_triangular(R, np.eye(p), lower=False, check_finite=False)
-        diag_sigma = np.einsum("ij,ij->i", Rinv, Rinv)
-        G = np.empty((p, p))
-        # q(alpha)
-        if learn_alpha:
-            quad = mu[:d] ** 2 + diag_sigma[:d]
-            dn = d0 + 0.5 * quad if ard else d0 + 0.5 * float(np.sum(quad))
-            e_alpha = np.broadcast_to(cn / dn, (d,)).astype(np.float64)
-            elog_alpha = np.broadcast_to(digamma(cn) - np.log(dn), (d,)).astype(np.float64)
-            alpha_terms = gamma_terms(c0, d0, cn, dn)
-        n_iter += 1
-    return {"mu": mu, "R": np.ascontiguousarray(R), "Sigma": Rinv @ Rinv.T, "xi": xi,
-            "e_alpha": e_alpha, "cn": cn, "dn": dn, "elbo": history[-1], "history": history,
-            "n_iter": n_iter, "converged": converged}
+    def elbo(self, g_prev, g, stats):
+        """The complete ELBO of the state after the pass, in nats (:func:`linear_elbo`)."""
+        return linear_elbo(self.centred(stats), g.sol, g.an, g.bn, self.a0, self.b0,
+                           g.e_alpha, g.elog_alpha, g.alpha_terms)

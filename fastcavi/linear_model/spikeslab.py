@@ -310,6 +310,9 @@ class SpikeSlabRegression(RegressorMixin, BaseEstimator):
         sum to 1, mu standard normal).
     verbose : int, default=0
         Print one line per sweep (single grid point) or per grid point.
+    progress_bar : bool, default=False
+        Show a tqdm progress bar (stderr) with the ELBO and entries/s per sweep
+        (single grid point) or one step per finished grid point.
 
     Attributes
     ----------
@@ -395,6 +398,7 @@ class SpikeSlabRegression(RegressorMixin, BaseEstimator):
         "backend": [StrOptions({"auto", "cython", "numba", "numpy"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "progress_bar": ["boolean"],
     }
 
     def __init__(
@@ -413,6 +417,7 @@ class SpikeSlabRegression(RegressorMixin, BaseEstimator):
         backend="auto",
         random_state=None,
         verbose=0,
+        progress_bar=False,
     ):
         self.noise_variance = noise_variance
         self.slab_variance = slab_variance
@@ -427,6 +432,7 @@ class SpikeSlabRegression(RegressorMixin, BaseEstimator):
         self.backend = backend
         self.random_state = random_state
         self.verbose = verbose
+        self.progress_bar = progress_bar
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

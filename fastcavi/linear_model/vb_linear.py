@@ -13,10 +13,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._base import transactional
-from ..engine import PassMonitor, effective_threads, limit_blas
+from ..engine import ElboGain, OnePass, PassMonitor, effective_threads, limit_blas, run_cavi
 from ..kernels import get_backend
 from ._common import PREDICT_BLOCK, COMMON_CONSTRAINTS, check_weights, resolve_lambda_init, rows_blocks
-from .gaussian import fit_linear, linear_stats
+from .gaussian import LinearModel, RowBlock, weighted_means
 
 __all__ = ["VBLinearRegression"]
 
@@ -67,6 +67,8 @@ class VBLinearRegression(RegressorMixin, BaseEstimator):
         sum of the sample weights (nats per sample).
     verbose : int, default=0
         Print the ELBO after each iteration.
+    progress_bar : bool, default=False
+        Show a tqdm progress bar (stderr) with the ELBO and samples/s per iteration.
     backend : {"auto", "cython", "numba", "numpy"}, default="auto"
         Kernel implementation for the Gram matrix and the predictive variance.
     n_jobs : int, default=None
@@ -142,7 +144,8 @@ class VBLinearRegression(RegressorMixin, BaseEstimator):
 
     def __init__(self, *, ard=False, alpha_1=1e-6, alpha_2=1e-6, lambda_1=1e-6, lambda_2=1e-6,
                  lambda_init=None, fit_lambda=True, fit_intercept=True, max_iter=300, tol=1e-10,
-                 verbose=0, backend="auto", n_jobs=None, solver="auto"):
+                 verbose=0, progress_bar=False, backend="auto", n_jobs=None,
+                 solver="auto"):
         self.ard = ard
         self.alpha_1 = alpha_1
         self.alpha_2 = alpha_2
@@ -154,6 +157,7 @@ class VBLinearRegression(RegressorMixin, BaseEstimator):
         self.max_iter = max_iter
         self.tol = tol
         self.verbose = verbose
+        self.progress_bar = progress_bar
         self.backend = backend
         self.n_jobs = n_jobs
         self.solver = solver
@@ -218,39 +222,49 @@ class VBLinearRegression(RegressorMixin, BaseEstimator):
             raise ValueError("lambda_init must be a scalar (or constant array) unless ard=True")
         kernels = get_backend(self.backend, "regression")
         n_threads = effective_threads(self.n_jobs)
-        monitor = PassMonitor(self.max_iter, float(n), False, self.verbose, unit="samples")
+        n_pos = int(np.count_nonzero(sw))
+        dual = self.solver == "dual" or (self.solver == "auto" and n_pos < d)
+        monitor = PassMonitor(self.max_iter, float(n), self.progress_bar, self.verbose,
+                              unit="samples")
         try:
             with limit_blas():
-                st = linear_stats(kernels, X, y, sw, self.fit_intercept, n_threads, self.solver)
                 # the O(d^3) iterations on one BLAS/LAPACK thread too: OpenBLAS rounds
                 # its threaded Cholesky and products differently with the thread
                 # count (d >= ~100), so n_jobs threads would break bit-identity
-                res = fit_linear(st, a0=float(self.alpha_1), b0=float(self.alpha_2),
-                                 c0=float(self.lambda_1), d0=float(self.lambda_2), ard=self.ard,
-                                 learn_alpha=self.fit_lambda, alpha_init=alpha_init,
-                                 max_iter=self.max_iter, tol=self.tol, monitor=monitor)
-                V = res["sol"].covariance()
+                x_shift, y_shift = (weighted_means(X, y, sw) if self.fit_intercept
+                                    else (np.zeros(d), 0.0))
+                model = LinearModel(kernels, n_threads, fit_intercept=self.fit_intercept,
+                                    x_shift=x_shift, y_shift=y_shift, dual=dual,
+                                    a0=float(self.alpha_1), b0=float(self.alpha_2),
+                                    c0=float(self.lambda_1), d0=float(self.lambda_2),
+                                    ard=self.ard, learn_alpha=self.fit_lambda)
+                # with alpha fixed the conjugate update is exact in one pass
+                stop = ElboGain(self.tol, weight=float(np.sum(sw))) if self.fit_lambda \
+                    else OnePass()
+                res = run_cavi(model, [RowBlock(X, y, sw)], model.initial_state(alpha_init),
+                               max_iter=self.max_iter, stop=stop, monitor=monitor)
+                q = res.g
+                V = q.sol.covariance()
         finally:
             monitor.close()
-        sol = res["sol"]
-        an, bn = res["an"], res["bn"]
+        st = model.summary
+        sol, an, bn = q.sol, q.an, q.bn
         coef = sol.m.copy()
         # commit: everything computed, now publish at once
         self.coef_ = coef
         self.intercept_ = float(st.y_mean - st.x_mean @ coef) if self.fit_intercept else 0.0
         self.sigma_ = V * (bn / (an - 1.0) if an > 1.0 else bn / an)
         self.alpha_ = float(an / bn)
-        self.lambda_ = res["e_alpha"].copy() if self.ard else float(res["e_alpha"][0])
+        self.lambda_ = q.e_alpha.copy() if self.ard else float(q.e_alpha[0])
         self.a_n_ = float(an)
         self.b_n_ = float(bn)
-        dn = res["dn"]
-        self.lambda_shape_ = float(res["cn"]) if self.fit_lambda else None
-        self.lambda_rate_ = (None if dn is None else
-                             np.array(dn, dtype=np.float64) if self.ard else float(dn))
-        self.elbo_ = res["elbo"]
-        self.elbo_history_ = list(res["history"])
-        self.n_iter_ = res["n_iter"]
-        self.converged_ = res["converged"]
+        self.lambda_shape_ = float(q.cn) if self.fit_lambda else None
+        self.lambda_rate_ = (None if q.dn is None else
+                             np.array(q.dn, dtype=np.float64) if self.ard else float(q.dn))
+        self.elbo_ = res.elbo_history[-1]
+        self.elbo_history_ = list(res.elbo_history)
+        self.n_iter_ = res.n_iter
+        self.converged_ = res.converged
         self.backend_ = kernels.name
         self._chol = np.ascontiguousarray(sol.R) if hasattr(sol, "R") else None
         self._V = V

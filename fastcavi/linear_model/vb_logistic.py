@@ -14,10 +14,11 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._base import transactional
-from ..engine import PassMonitor, effective_threads, limit_blas
+from ..engine import ElboGain, PassMonitor, effective_threads, limit_blas, run_cavi
 from ..kernels import get_backend
 from ._common import COMMON_CONSTRAINTS, check_weights, resolve_lambda_init
-from .gaussian import fit_logistic
+from .gaussian import RowBlock
+from .jaakkola import LogisticModel
 
 __all__ = ["VBLogisticRegression"]
 
@@ -71,6 +72,10 @@ class VBLogisticRegression(ClassifierMixin, BaseEstimator):
         Stop when an iteration raises the ELBO by less than ``tol`` times the
         sum of the sample weights (nats per sample).
     verbose : int, default=0
+        Print the ELBO after each iteration.
+    progress_bar : bool, default=False
+        Show a tqdm progress bar (stderr) with the ELBO and samples/s per
+        iteration (one bar per one-vs-rest problem).
     backend : {"auto", "cython", "numba", "numpy"}, default="auto"
     n_jobs : int, default=None
         Threads for the kernels.
@@ -126,7 +131,7 @@ class VBLogisticRegression(ClassifierMixin, BaseEstimator):
 
     def __init__(self, *, ard=False, lambda_1=1e-2, lambda_2=1e-4, lambda_init=None,
                  fit_lambda=True, fit_intercept=True, intercept_precision=1e-2, max_iter=300,
-                 tol=1e-6, verbose=0, backend="auto", n_jobs=None):
+                 tol=1e-6, verbose=0, progress_bar=False, backend="auto", n_jobs=None):
         self.ard = ard
         self.lambda_1 = lambda_1
         self.lambda_2 = lambda_2
@@ -137,6 +142,7 @@ class VBLogisticRegression(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.tol = tol
         self.verbose = verbose
+        self.progress_bar = progress_bar
         self.backend = backend
         self.n_jobs = n_jobs
 
@@ -188,31 +194,33 @@ class VBLogisticRegression(ClassifierMixin, BaseEstimator):
         with limit_blas():
             for k in problems:
                 t = np.where(y_idx == k, 1.0, -1.0)
-                monitor = PassMonitor(self.max_iter, float(n), False, self.verbose,
+                model = LogisticModel(kernels, n_threads, d, intercept=self.fit_intercept,
+                                      beta0=float(self.intercept_precision),
+                                      c0=float(self.lambda_1), d0=float(self.lambda_2),
+                                      ard=self.ard, learn_alpha=self.fit_lambda)
+                monitor = PassMonitor(self.max_iter, float(n), self.progress_bar, self.verbose,
                                       unit="samples")
                 try:
-                    results.append(fit_logistic(
-                        kernels, X, t, sw, intercept=self.fit_intercept,
-                        beta0=float(self.intercept_precision), c0=float(self.lambda_1),
-                        d0=float(self.lambda_2), ard=self.ard, learn_alpha=self.fit_lambda,
-                        alpha_init=alpha_init, max_iter=self.max_iter, tol=self.tol,
-                        n_threads=n_threads, monitor=monitor))
+                    results.append(run_cavi(
+                        model, [RowBlock(X, t, sw)], model.initial_state(alpha_init),
+                        max_iter=self.max_iter, stop=ElboGain(self.tol, weight=float(np.sum(sw))),
+                        monitor=monitor))
                 finally:
                     monitor.close()
-        mus = np.array([r["mu"] for r in results])
+        mus = np.array([r.g.mu for r in results])
         # commit
         self.classes_ = classes
         self.coef_ = mus[:, :d].copy()
         self.intercept_ = mus[:, d].copy() if self.fit_intercept else np.zeros(len(results))
-        self.sigma_ = np.array([r["Sigma"] for r in results])
-        lam = np.array([r["e_alpha"] for r in results])
+        self.sigma_ = np.array([r.g.covariance() for r in results])
+        lam = np.array([r.g.e_alpha for r in results])
         self.lambda_ = lam if self.ard else lam[:, 0].copy()
-        self.elbo_history_ = [list(r["history"]) for r in results]
-        self.elbo_ = float(sum(r["elbo"] for r in results))
-        self.n_iter_ = np.array([r["n_iter"] for r in results], dtype=np.int64)
-        self.converged_ = np.array([r["converged"] for r in results], dtype=bool)
+        self.elbo_history_ = [list(r.elbo_history) for r in results]
+        self.elbo_ = float(sum(r.elbo_history[-1] for r in results))
+        self.n_iter_ = np.array([r.n_iter for r in results], dtype=np.int64)
+        self.converged_ = np.array([r.converged for r in results], dtype=bool)
         self.backend_ = kernels.name
-        self._chols = [r["R"] for r in results]
+        self._chols = [r.g.R for r in results]
         self._mus = mus
         return self
 
