@@ -11,7 +11,7 @@ and, if the model has a stochastic step, sets ``has_svi = True``. The tests:
 1. statistics of the union equal the sum of the blocks' statistics;
 2. the batch ELBO never decreases;
 3. one stochastic step with rho = 1 over all the data equals one CAVI pass;
-4. every backend gives the reference's (``"numpy"``) fit;
+4. every backend gives the reference's (``"numpy"``) fit, global and local states;
 5. the fit does not depend on ``n_jobs`` (bit-identical).
 """
 
@@ -41,6 +41,8 @@ class ModelContract:
     has_svi = False
     max_iter = 20
     reference_rtol = 1e-9
+    #: absolute tolerance beside it, for states with entries at rounding level (0 by default)
+    reference_atol = 0.0
 
     def _fit(self, backend="numpy", n_jobs=1, blocks=None):
         model = self.make_model(backend, n_jobs)
@@ -81,13 +83,17 @@ class ModelContract:
             pytest.skip("fewer backends")
         ref = self._fit("numpy")
         got = self._fit(self.backends[which])
-        np.testing.assert_allclose(_flat(got.g), _flat(ref.g), rtol=self.reference_rtol)
+        np.testing.assert_allclose(_flat(got.g), _flat(ref.g), rtol=self.reference_rtol,
+                                   atol=self.reference_atol)
         np.testing.assert_allclose(got.elbo_history, ref.elbo_history, rtol=self.reference_rtol)
+        np.testing.assert_allclose(_flat(got.locals), _flat(ref.locals), rtol=self.reference_rtol,
+                                   atol=self.reference_atol)
 
     def test_n_jobs_does_not_change_the_fit(self):
         for backend in self.backends:
             one, two = self._fit(backend, 1), self._fit(backend, 2)
             np.testing.assert_array_equal(_flat(two.g), _flat(one.g))
+            np.testing.assert_array_equal(_flat(two.locals), _flat(one.locals))
             assert two.elbo_history == one.elbo_history
 
     # helpers a subclass may override

@@ -35,7 +35,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 import fastcavi.linear_model.gaussian as regression_model
-import fastcavi.linear_model.spikeslab as spikeslab_module
+import fastcavi.engine.parallel as parallel_module
 from conftest import assert_state_equal, require_backend, snapshot_state
 from fastcavi.kernels import reference_regression, reference_spikeslab
 from fastcavi.linear_model import VBLinearRegression, VBLogisticRegression
@@ -323,14 +323,14 @@ def test_grid_interrupted_while_waiting(backend, monkeypatch):
     """
     est, before, preds = fitted("spikeslab-grid", backend, FAILING_FIT_PARAMS["spikeslab-grid"])
     fault = arm("spikeslab-grid", backend, monkeypatch, failure=None)
-    real_wait = spikeslab_module.wait
+    real_wait = parallel_module.wait
 
     def interrupted_wait(futures, *args, **kwargs):
         assert fault.reached.wait(timeout=60), "no worker made a 2nd sweep"
-        monkeypatch.setattr(spikeslab_module, "wait", real_wait)
+        monkeypatch.setattr(parallel_module, "wait", real_wait)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(spikeslab_module, "wait", interrupted_wait)
+    monkeypatch.setattr(parallel_module, "wait", interrupted_wait)
     threads = set(threading.enumerate())
     with pytest.raises(KeyboardInterrupt):
         est.fit(X_NEW, Y_NEW)

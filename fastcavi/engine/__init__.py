@@ -11,11 +11,13 @@ and publishes the result inside one fit transaction
 - :mod:`.monitor`: :class:`PassMonitor` (tqdm bar, verbose lines, timing);
 - :mod:`.schedules`: :func:`robbins_monro_rate`;
 - :mod:`.restarts`: :func:`best_of` (``n_init``);
+- :mod:`.parallel`: :func:`map_threads` (independent fits on threads: a grid);
 - :mod:`.threads`: :func:`effective_threads`, :func:`limit_blas`.
 """
 
-from .drivers import FitResult, PassRecord, RobbinsMonro, run_cavi, run_svi
+from .drivers import Cancelled, FitResult, PassRecord, RobbinsMonro, run_cavi, run_svi
 from .monitor import PassMonitor
+from .parallel import map_threads
 from .protocol import Model, Stats
 from .restarts import best_of
 from .schedules import robbins_monro_rate
@@ -28,5 +30,5 @@ __all__ = [
     "StopRule", "ElboGain", "Change", "EvaluateEvery", "Below", "OnePass", "Never",
     "CONTINUE", "STOP", "STOP_UNCOUNTED",
     "PassMonitor", "robbins_monro_rate", "effective_threads", "limit_blas",
-    "best_of",
+    "best_of", "map_threads", "Cancelled",
 ]

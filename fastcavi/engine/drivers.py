@@ -21,7 +21,16 @@ from typing import Any
 from .schedules import robbins_monro_rate
 from .stopping import CONTINUE, STOP, STOP_UNCOUNTED, Never
 
-__all__ = ["PassRecord", "FitResult", "RobbinsMonro", "run_cavi", "run_svi"]
+__all__ = ["PassRecord", "FitResult", "RobbinsMonro", "Cancelled", "run_cavi", "run_svi"]
+
+
+class Cancelled(Exception):
+    """A fit stopped before a pass because its ``cancel`` event was set.
+
+    Raised by :func:`run_cavi` for a fit that another one's failure abandoned
+    (:func:`fastcavi.engine.parallel.map_threads`); it never reaches the
+    estimator's caller, who sees the failure that set the event.
+    """
 
 
 @dataclass
@@ -130,7 +139,7 @@ def _local_pass(model, source, g, locals_, **step_args):
     return total
 
 
-def _run_evaluate_first(model, blocks, g, locals_, max_iter, stop, monitor, on_pass):
+def _run_evaluate_first(model, blocks, g, locals_, max_iter, stop, monitor, on_pass, cancel):
     """:func:`run_cavi` for a model whose ELBO is that of the state its local pass read.
 
     Such a model (``elbo_before_step = True``: VB logistic regression, whose
@@ -148,6 +157,7 @@ def _run_evaluate_first(model, blocks, g, locals_, max_iter, stop, monitor, on_p
     g_prev = g
     n_iter = 0
     for i in range(max_iter + 1):
+        _check_cancel(cancel)
         stats = _local_pass(model, blocks, g, locals_, for_step=i < max_iter)
         elbo = float(model.elbo(g, g, stats))
         _check_elbo(elbo, i)
@@ -206,8 +216,13 @@ def run_svi(model, source, g, schedule, locals_=None):
     return g, total
 
 
+def _check_cancel(cancel):
+    if cancel is not None and cancel.is_set():
+        raise Cancelled
+
+
 def run_cavi(model, source, g, *, max_iter, stop=None, monitor=None, post_step=None,
-             on_pass=None, svi=None):
+             on_pass=None, svi=None, cancel=None):
     """Passes of coordinate ascent until the stop rule or ``max_iter``.
 
     Parameters
@@ -232,6 +247,8 @@ def run_cavi(model, source, g, *, max_iter, stop=None, monitor=None, post_step=N
         scikit-learn's verbose lines).
     svi : RobbinsMonro, optional
         Make each pass an epoch of :func:`run_svi` instead of one CAVI step.
+    cancel : threading.Event, optional
+        Checked before every pass: once set, the fit raises :class:`Cancelled`.
 
     Returns
     -------
@@ -244,6 +261,8 @@ def run_cavi(model, source, g, *, max_iter, stop=None, monitor=None, post_step=N
         leaves the previous model in place).
     ValueError
         ``svi`` given for a model with ``elbo_before_step``.
+    Cancelled
+        ``cancel`` was set.
 
     Notes
     -----
@@ -259,12 +278,14 @@ def run_cavi(model, source, g, *, max_iter, stop=None, monitor=None, post_step=N
         if svi is not None:
             raise ValueError("a model that evaluates its ELBO before the global step has no "
                              "stochastic-VI driver (svi must be None)")
-        return _run_evaluate_first(model, blocks, g, locals_, max_iter, stop, monitor, on_pass)
+        return _run_evaluate_first(model, blocks, g, locals_, max_iter, stop, monitor, on_pass,
+                                   cancel)
     history = []
     n_iter = 0
     g_prev = g
     static = None
     for i in range(max_iter):
+        _check_cancel(cancel)
         g_prev = g
         if svi is not None:
             g, stats = run_svi(model, blocks, g, svi, locals_)

@@ -8,13 +8,10 @@ compiled kernels (:mod:`fastcavi.kernels`, model family ``"spikeslab"``).
 """
 
 import numbers
-import threading
 import warnings
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.special import gammaln, logsumexp, xlogy
+from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -22,183 +19,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._base import transactional
-from ..engine import PassMonitor, effective_threads, limit_blas
+from ..engine import Below, PassMonitor, effective_threads, limit_blas, map_threads, run_cavi
 from ..kernels import get_backend
+from .spikeslab_model import Problem, SpikeSlabModel, spikeslab_elbo
 
 __all__ = ["SpikeSlabRegression", "spikeslab_elbo"]
-
-_LOG_2PI = float(np.log(2.0 * np.pi))
-_BLOCK = 256  # columns per block when forming X^T y, diag(X^T X) and X b in float64
-_MIN_VARIANCE = 1e-300
-
-
-class _Stopped(Exception):
-    """A grid point abandoned because another one failed (never reaches the caller)."""
-
-
-def _log_sigmoid(x):
-    return -np.logaddexp(0.0, -np.asarray(x, dtype=np.float64))
-
-
-def spikeslab_elbo(resid2, d, alpha, mu, s, sigma2, sa, logodds, n_eff, const=0.0):
-    """Evidence lower bound of the spike-and-slab regression, every constant included.
-
-    ``E_q[log p(y, beta, gamma)] - E_q[log q(beta, gamma)]`` in nats, for the
-    model and variational family of Carbonetto & Stephens (2012), section 2-3
-    (``varbvsnorm``'s lower bound: ``intlinear + intgamma + intklbeta``)::
-
-        - n_eff/2 log(2 pi sigma2) - (||y - X r||^2 + sum_j d_j Var_q[beta_j]) / (2 sigma2)
-        + sum_j (alpha_j - 1) logodds_j + log sigmoid(logodds_j)
-        + sum_j alpha_j/2 (1 + log(s_j / (sa sigma2)) - (s_j + mu_j^2) / (sa sigma2))
-        - sum_j alpha_j log alpha_j + (1 - alpha_j) log(1 - alpha_j)
-        + const
-
-    with ``r = alpha * mu`` and ``Var_q[beta_j] = alpha_j (s_j + (1 - alpha_j) mu_j^2)``.
-
-    Parameters
-    ----------
-    resid2 : float
-        ``||y - X (alpha * mu)||^2`` (in the weighted, centred problem).
-    d : ndarray of shape (n_features,)
-        Squared column norms of X.
-    alpha, mu, s : ndarray of shape (n_features,)
-        Variational parameters (inclusion probability, slab mean and variance).
-    sigma2 : float
-        Residual variance (> 0).
-    sa : float
-        Prior variance of the effects in units of ``sigma2`` (> 0).
-    logodds : float or ndarray of shape (n_features,)
-        Prior log-odds of inclusion.
-    n_eff : float
-        Number of observations in the Gaussian likelihood: n, or the sum of
-        the sample weights, minus one when the intercept is integrated out.
-    const : float, default=0.0
-        Added as is (``-log(sum of weights) / 2`` for the intercept).
-
-    Returns
-    -------
-    elbo : float
-        In nats.
-    """
-    alpha = np.asarray(alpha, dtype=np.float64)
-    mu = np.asarray(mu, dtype=np.float64)
-    s = np.asarray(s, dtype=np.float64)
-    logodds = np.broadcast_to(np.asarray(logodds, dtype=np.float64), alpha.shape)
-    var_beta = alpha * (s + (1.0 - alpha) * mu * mu)
-    lik = -0.5 * n_eff * (_LOG_2PI + np.log(sigma2)) - (resid2 + d @ var_beta) / (2.0 * sigma2)
-    prior_gamma = np.sum((alpha - 1.0) * logodds + _log_sigmoid(logodds))
-    v = sa * sigma2
-    kl_beta = 0.5 * np.sum(alpha * (1.0 + np.log(s / v) - (s + mu * mu) / v))
-    entropy_gamma = -np.sum(xlogy(alpha, alpha) + xlogy(1.0 - alpha, 1.0 - alpha))
-    return float(lik + prior_gamma + kl_beta + entropy_gamma + const)
-
-
-def _log_scaled_inv_chi2(x, dof, scale):
-    """log density of the scaled inverse chi-square(dof, scale) distribution at x > 0."""
-    h = 0.5 * dof
-    return float(h * np.log(h * scale) - gammaln(h) - (h + 1.0) * np.log(x) - h * scale / x)
-
-
-class _Problem:
-    """The centred, weighted design prepared once for every grid point.
-
-    Dense: ``X`` is ``sqrt(w) * (X - xm)`` in Fortran order (dtype of the
-    data). Sparse: ``data, indices, indptr`` of the CSC matrix ``sqrt(w) * X``
-    with the centring ``- xm v`` left implicit (see
-    :mod:`fastcavi.kernels.reference_spikeslab`). ``y`` is ``sqrt(w) (y - ym)``.
-    """
-
-    def __init__(self, X, y, sample_weight, fit_intercept):
-        n, p = X.shape
-        w = sample_weight
-        self.sparse = sp.issparse(X)
-        self.n_samples, self.n_features = n, p
-        self.wsum = float(n if w is None else np.sum(w))
-        v = np.ones(n) if w is None else np.sqrt(w)
-        self.v = v
-        if fit_intercept:
-            y_offset = float(np.average(y, weights=w))
-            self.n_eff = self.wsum - 1.0
-            # flat prior on the intercept, integrated out: (2 pi sigma2)^(1/2) / sqrt(sum w)
-            self.const = -0.5 * np.log(self.wsum)
-        else:
-            y_offset = 0.0
-            self.n_eff = self.wsum
-            self.const = 0.0
-        self.y_offset = y_offset
-        self.y = v * (y - y_offset)
-        self.yy = float(self.y @ self.y)
-        dtype = X.dtype
-        if self.sparse:
-            Xs = X.tocsc(copy=True)
-            Xs.sum_duplicates()
-            Xs.sort_indices()
-            rows = Xs.indices
-            cols = np.repeat(np.arange(p), np.diff(Xs.indptr))
-            if w is not None:
-                Xs.data = (Xs.data * v[rows]).astype(dtype, copy=False)
-            data64 = Xs.data.astype(np.float64)
-            if fit_intercept:
-                # weighted column means: (xs^T v) / sum(w)
-                self.xm = np.bincount(cols, weights=data64 * v[rows], minlength=p) / self.wsum
-            else:
-                self.xm = np.zeros(p)
-            self.data, self.indices, self.indptr = Xs.data, Xs.indices, Xs.indptr
-            self.Xs = Xs
-            self.xy = np.asarray(Xs.T @ self.y, dtype=np.float64)
-            # ||xs_j - m_j v||^2 summed over the stored entries, plus m_j^2 w_i on the others
-            e = data64 - self.xm[cols] * v[rows]
-            w_stored = np.bincount(cols, weights=v[rows] ** 2, minlength=p)
-            self.d = (np.bincount(cols, weights=e * e, minlength=p)
-                      + self.xm ** 2 * np.maximum(self.wsum - w_stored, 0.0))
-        else:
-            if fit_intercept:
-                self.xm = np.average(X, axis=0, weights=w).astype(np.float64)
-            else:
-                self.xm = np.zeros(p)
-            if fit_intercept or w is not None:
-                Xk = np.array(X, dtype=dtype, order="F", copy=True)
-                if fit_intercept:
-                    Xk -= self.xm.astype(dtype)
-                if w is not None:
-                    Xk *= v.astype(dtype)[:, None]
-            else:
-                Xk = np.asfortranarray(X)
-            self.X = Xk
-            self.xy = np.empty(p)
-            self.d = np.empty(p)
-            for lo in range(0, p, _BLOCK):
-                blk = Xk[:, lo:lo + _BLOCK].astype(np.float64)
-                self.xy[lo:lo + _BLOCK] = blk.T @ self.y
-                self.d[lo:lo + _BLOCK] = np.einsum("ij,ij->j", blk, blk)
-
-    def product(self, b):
-        """Initial ``Xr`` for coefficients b (float64), and ``T`` for the sparse kernel."""
-        if self.sparse:
-            r = np.asarray(self.Xs @ b, dtype=np.float64)
-            return r, float(self.v @ r)
-        r = np.zeros(self.n_samples)
-        for lo in range(0, self.n_features, _BLOCK):
-            r += self.X[:, lo:lo + _BLOCK].astype(np.float64) @ b[lo:lo + _BLOCK]
-        return r, 0.0
-
-    def resid2(self, Xr, b):
-        """``||y - X b||^2`` of the centred, weighted problem, from the kernel's Xr."""
-        if self.sparse:
-            c = float(self.xm @ b)
-            res = self.y - Xr + c * self.v
-        else:
-            res = self.y - Xr
-        return float(res @ res)
-
-    def sweep(self, kernels, sigma2, sa, logodds, alpha, mu, s, Xr, T, order, n_threads):
-        if self.sparse:
-            kernels.spikeslab_sweep_csc(self.data, self.indices, self.indptr, self.xm, self.wsum,
-                                        self.xy, self.d, sigma2, sa, logodds, alpha, mu, s, Xr,
-                                        T, order, n_threads)
-        else:
-            kernels.spikeslab_sweep_dense(self.X, self.xy, self.d, sigma2, sa, logodds, alpha,
-                                          mu, s, Xr, order, n_threads)
 
 
 def _as_grid(value, name, positive):
@@ -467,121 +292,20 @@ class SpikeSlabRegression(RegressorMixin, BaseEstimator):
         return points, prior
 
     def _fit_point(self, kernels, prob, init, point, n_threads, monitor, stop=None):
-        """CAVI at one grid point; returns a dict of its results (no side effects).
+        """CAVI at one grid point (``run_cavi`` on its model); a dict of its results.
 
-        Raises :class:`_Stopped` before a sweep once ``stop`` (a
-        :class:`threading.Event`) is set.
+        Raises :class:`fastcavi.engine.Cancelled` before a sweep once ``stop``
+        (a :class:`threading.Event`) is set.
         """
-        sig_fixed, sa_fixed, lo = point
-        p = prob.n_features
-        alpha, mu = init[0].copy(), init[1].copy()
-        Xr, T0 = init[2].copy(), init[3]
-        T = np.array([T0], dtype=np.float64)
-        sigma2 = prob.yy / max(prob.n_eff, 1.0) if sig_fixed is None else float(sig_fixed)
-        sigma2 = max(sigma2, _MIN_VARIANCE)
-        sa = 1.0 if sa_fixed is None else float(sa_fixed)
-        logodds = np.full(p, lo, dtype=np.float64)
-        s = sigma2 * sa / (sa * prob.d + 1.0)
-        forward = np.arange(p, dtype=np.int64)
-        backward = forward[::-1].copy()
-        history = []
-        converged = False
-        n_iter = 0
-        for it in range(self.max_iter):
-            if stop is not None and stop.is_set():
-                raise _Stopped
-            alpha_old = alpha.copy()
-            r_old = alpha * mu
-            prob.sweep(kernels, sigma2, sa, logodds, alpha, mu, s, Xr, T,
-                       forward if it % 2 == 0 else backward, n_threads)
-            r = alpha * mu
-            resid2 = prob.resid2(Xr, r)
-            change = max(float(np.max(np.abs(alpha - alpha_old))),
-                         float(np.max(np.abs(r - r_old) / np.sqrt(s))))
-            if sig_fixed is None:
-                var_beta = alpha * (s + (1.0 - alpha) * mu * mu)
-                new = ((resid2 + prob.d @ var_beta + alpha @ (s + mu * mu) / sa)
-                       / (prob.n_eff + alpha.sum()))
-                new = max(float(new), _MIN_VARIANCE)
-                change = max(change, abs(new - sigma2) / sigma2)
-                sigma2 = new
-            if sa_fixed is None:
-                total = float(alpha.sum())
-                nu, s0 = self.slab_prior_dof, self.slab_prior_scale
-                if total + nu > 0:
-                    # argmax over sa of ELBO + log p(sa), p = scaled-inv-chi2(nu, s0)
-                    # (pure maximum likelihood when nu = 0)
-                    b = float(alpha @ (s + mu * mu)) / sigma2
-                    new = (b + nu * s0) / (total + (nu + 2.0 if nu > 0 else 0.0))
-                    new = max(new, _MIN_VARIANCE)
-                    change = max(change, abs(new - sa) / sa)
-                    sa = new
-            elbo = spikeslab_elbo(resid2, prob.d, alpha, mu, s, sigma2, sa, logodds, prob.n_eff,
-                                  prob.const)
-            if sa_fixed is None and self.slab_prior_dof > 0:
-                elbo += _log_scaled_inv_chi2(sa, self.slab_prior_dof, self.slab_prior_scale)
-            history.append(elbo)
-            n_iter = it + 1
-            if monitor is not None:
-                monitor.end_pass(it, elbo)
-            if not np.isfinite(elbo):
-                raise FloatingPointError(
-                    f"the ELBO became {elbo} after sweep {n_iter} (sigma2={sigma2:g}, "
-                    f"sa={sa:g}); check the scale of X and y"
-                )
-            if change < self.tol:
-                converged = True
-                break
-        return {"alpha": alpha, "mu": mu, "s": s, "sigma2": sigma2, "sa": sa, "logodds": lo,
-                "elbo": history[-1], "history": np.asarray(history), "n_iter": n_iter,
-                "converged": converged}
-
-    def _fit_grid(self, kernels, prob, init, points, workers, n_threads):
-        """Fit every grid point on ``workers`` threads; the first failure stops them all.
-
-        When a grid point raises (a NaN, a ``KeyboardInterrupt``), or the
-        calling thread is interrupted while it waits, the points not started
-        are cancelled and the running ones stop before their next sweep; every
-        worker has finished when this returns or raises, so no thread outlives
-        the fit and none writes after the error.
-
-        Returns
-        -------
-        results : list of dict
-            :meth:`_fit_point` of each point, in grid order.
-
-        Raises
-        ------
-        BaseException
-            The first failure in grid order, re-raised in the calling thread.
-        """
-        stop = threading.Event()
-
-        def run(point):
-            try:
-                return self._fit_point(kernels, prob, init, point, n_threads, None, stop)
-            except BaseException:
-                stop.set()
-                raise
-
-        pool = ThreadPoolExecutor(max_workers=workers)
-        try:
-            futures = [pool.submit(run, pt) for pt in points]
-            wait(futures, return_when=FIRST_EXCEPTION)
-            if stop.is_set():
-                for f in futures:
-                    f.cancel()
-                wait(futures)
-                for f in futures:
-                    exc = None if f.cancelled() else f.exception()
-                    if exc is not None and not isinstance(exc, _Stopped):
-                        raise exc
-            return [f.result() for f in futures]
-        except BaseException:
-            stop.set()
-            raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        model = SpikeSlabModel(kernels, n_threads, prob, init, point, self.slab_prior_dof,
+                               self.slab_prior_scale)
+        res = run_cavi(model, [prob], model.initial_state(), max_iter=self.max_iter,
+                       stop=Below(self.tol, model.change), monitor=monitor, cancel=stop)
+        q = res.locals[0]
+        return {"alpha": q.alpha, "mu": q.mu, "s": q.s, "sigma2": res.g.sigma2, "sa": res.g.sa,
+                "logodds": point[2], "elbo": res.elbo_history[-1],
+                "history": np.asarray(res.elbo_history), "n_iter": res.n_iter,
+                "converged": res.converged}
 
     def _commit(self, results, prior, kernels, prob):
         """Publish a finished fit's results as fitted attributes, all at once."""
@@ -668,7 +392,7 @@ class SpikeSlabRegression(RegressorMixin, BaseEstimator):
         n_threads = effective_threads(self.n_jobs)
 
         with limit_blas():
-            prob = _Problem(X, y, sample_weight, self.fit_intercept)
+            prob = Problem(X, y, sample_weight, self.fit_intercept)
             if not prob.yy > 0.0:
                 raise ValueError(
                     "y is constant" + (" (zero variance about its mean)" if self.fit_intercept
@@ -686,7 +410,7 @@ class SpikeSlabRegression(RegressorMixin, BaseEstimator):
             n_grid = len(points)
             if n_grid == 1:
                 monitor = PassMonitor(self.max_iter, X.nnz if prob.sparse else n * p,
-                                      False, self.verbose, unit="entries")
+                                      self.progress_bar, self.verbose, unit="entries")
                 try:
                     results = [self._fit_point(kernels, prob, init, points[0], n_threads,
                                                monitor)]
@@ -695,11 +419,15 @@ class SpikeSlabRegression(RegressorMixin, BaseEstimator):
             else:
                 workers = min(n_grid, n_threads)
                 inner = max(1, n_threads // n_grid)
-                if workers == 1:
-                    results = [self._fit_point(kernels, prob, init, pt, inner, None)
-                               for pt in points]
-                else:
-                    results = self._fit_grid(kernels, prob, init, points, workers, inner)
+                # one bar step per finished grid point, with its ELBO
+                monitor = PassMonitor(n_grid, 1.0, self.progress_bar, 0, unit="grid points")
+                try:
+                    results = map_threads(
+                        lambda pt, cancel: self._fit_point(kernels, prob, init, pt, inner, None,
+                                                           cancel),
+                        points, workers, on_done=lambda i, r: monitor.end_pass(i, r["elbo"]))
+                finally:
+                    monitor.close()
                 if self.verbose:
                     for g, r in enumerate(results):
                         print(f"grid point {g + 1}/{n_grid}: logodds={r['logodds']:.4g}, "
