@@ -1,24 +1,12 @@
-"""The ``fastcavi`` command-line tool.
+"""``fastcavi lda``: fit latent Dirichlet allocation from the command line.
 
-Commands
---------
-``fastcavi lda [INPUT] [options]``
-    Fit latent Dirichlet allocation to a corpus (the bundled State of the
-    Union addresses by default), print a report and write the topics, the
-    topic-word and document-topic matrices and a JSON summary to a folder.
-``fastcavi gmm [INPUT] [options]``
-    Fit a Bayesian Gaussian mixture to a numeric table (scikit-learn's
-    bundled handwritten digits by default) and write its parameters, labels
-    and a JSON summary to a folder (:mod:`fastcavi.cli_gmm`).
-``fastcavi info``
-    Version, kernel backends, OpenMP and Numba threading status, CPU count.
+Fits :class:`fastcavi.LatentDirichletAllocation` to a corpus (the bundled
+State of the Union addresses by default), prints the topics, the held-out
+and training perplexity, the ELBO and timings, and writes the topics, the
+topic-word and document-topic matrices and a JSON summary to an output
+folder, all or nothing.
 
-Errors in the input or the options print one line,
-``fastcavi: error: <message>``, on stderr and exit with status 2; an
-interrupt (Ctrl-C) exits with status 130. Neither leaves partial output.
-
-This module only parses arguments, calls the library and writes files; all
-numerical work is done by :class:`fastcavi.LatentDirichletAllocation`,
+All numerical work is done by :class:`fastcavi.LatentDirichletAllocation`,
 :mod:`fastcavi.datasets` and :mod:`fastcavi.metrics`.
 """
 
@@ -27,96 +15,30 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import os
-import platform
-import secrets
-import shutil
 import sys
 import time
 from pathlib import Path
 
-__all__ = ["main", "build_parser", "run_lda", "run_info"]
+from ._common import (
+    EXIT_OK,
+    UsageError,
+    _check_backend,
+    _check_output_location,
+    _jsonable,
+    _n_jobs,
+    _positive_float,
+    _positive_int,
+    _seed,
+    _versions,
+    _write_output,
+)
 
-EXIT_OK = 0
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-
-#: Files written to the output folder by ``fastcavi lda``.
-OUTPUT_FILES = ("topics.txt", "topic_word.npz", "vocabulary.txt", "doc_topic.csv",
-                "summary.json")
-#: Files written by ``fastcavi gmm`` (see :mod:`fastcavi.cli_gmm`).
-GMM_OUTPUT_FILES = ("parameters.npz", "labels.csv", "summary.json")
-#: An existing output folder is replaced only if it holds nothing but these.
-FASTCAVI_OUTPUT_FILES = frozenset(OUTPUT_FILES + GMM_OUTPUT_FILES)
+__all__ = ["add_parser", "run_lda", "COMPLETION_HELD_OUT_FRACTION"]
 
 #: Fraction of each held-out document's tokens that is scored in the
 #: document-completion perplexity (the rest is used to infer theta).
 COMPLETION_HELD_OUT_FRACTION = 0.5
-
-
-class UsageError(Exception):
-    """Bad input or options: reported as one line, exit status 2."""
-
-
-# --------------------------------------------------------------------------
-# Argument parsing
-# --------------------------------------------------------------------------
-
-
-class _ArgumentParser(argparse.ArgumentParser):
-    """ArgumentParser whose errors raise :class:`UsageError` (no usage dump)."""
-
-    def error(self, message):
-        raise UsageError(message)
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
-
-
-def _nonnegative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
-    return value
-
-
-def _seed(text):
-    value = _nonnegative_int(text)
-    if value >= 2**32:
-        raise argparse.ArgumentTypeError(f"must be below 2**32, got {text!r}")
-    return value
-
-
-def _n_jobs(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value == 0:
-        raise argparse.ArgumentTypeError("must not be 0 (use -1 for all cores)")
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text!r}")
-    return value
 
 
 def _test_fraction(text):
@@ -129,24 +51,19 @@ def _test_fraction(text):
     return value
 
 
-def build_parser():
-    """The argument parser of the ``fastcavi`` command.
+def add_parser(sub):
+    """Add the ``lda`` command to the sub-command parsers of ``fastcavi``.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        As returned by ``parser.add_subparsers``.
 
     Returns
     -------
     parser : argparse.ArgumentParser
-        Errors raise :class:`UsageError` instead of exiting.
+        The ``lda`` parser; its ``handler`` default is :func:`run_lda`.
     """
-    from . import __version__
-
-    parser = _ArgumentParser(
-        prog="fastcavi",
-        description="Fast mean-field variational inference: fit topic models and "
-        "Bayesian mixtures from the command line.",
-    )
-    parser.add_argument("--version", action="version", version=f"fastcavi {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
     lda = sub.add_parser(
         "lda",
         help="fit latent Dirichlet allocation and report topics and perplexities",
@@ -211,56 +128,7 @@ def build_parser():
     lda.add_argument("-q", "--quiet", action="store_true",
                      help="no progress bar on stderr")
     lda.set_defaults(handler=run_lda)
-
-    from .cli_gmm import add_parser as add_gmm_parser
-
-    add_gmm_parser(sub)
-
-    info = sub.add_parser(
-        "info", help="show version, kernel backends and threading",
-        description="Show the fastcavi version, the available kernel backends, whether the "
-        "Cython extension was built with OpenMP, the Numba threading layer and the CPU count.",
-    )
-    info.set_defaults(handler=run_info)
-    return parser
-
-
-def main(argv=None):
-    """Entry point of the ``fastcavi`` console script.
-
-    Parameters
-    ----------
-    argv : list of str, optional
-        Arguments without the program name; default ``sys.argv[1:]``.
-
-    Returns
-    -------
-    status : int
-        0 on success, 2 for bad input or options, 130 if interrupted.
-    """
-    parser = build_parser()
-    try:
-        try:
-            args = parser.parse_args(argv)
-        except SystemExit as exc:  # --help, --version
-            return exc.code if isinstance(exc.code, int) else EXIT_OK
-        return args.handler(args)
-    except UsageError as exc:
-        _error(exc)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("fastcavi: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-
-
-def _error(message):
-    text = " ".join(str(message).split()) or "unknown error"
-    print(f"fastcavi: error: {text}", file=sys.stderr)
-
-
-# --------------------------------------------------------------------------
-# fastcavi lda
-# --------------------------------------------------------------------------
+    return lda
 
 
 def run_lda(args):
@@ -283,10 +151,10 @@ def run_lda(args):
     """
     import numpy as np
 
-    from . import LatentDirichletAllocation
-    from .datasets import CorpusError
-    from .engine import effective_threads
-    from .metrics import document_completion_perplexity
+    from .. import LatentDirichletAllocation
+    from ..datasets import CorpusError
+    from ..engine import effective_threads
+    from ..metrics import document_completion_perplexity
 
     output = Path(args.output)
     _check_output_location(output)
@@ -420,21 +288,9 @@ def _check_option_combinations(args):
         raise UsageError("--unit applies only to the bundled corpus (no INPUT)")
 
 
-def _check_backend(name, model="lda"):
-    """UsageError unless backend ``name`` of kernel family ``model`` can be used."""
-    from .kernels import available_backends, get_backend
-
-    try:
-        get_backend(name, model)
-    except ImportError as exc:  # e.g. the Cython extension was not compiled
-        raise UsageError(
-            f"--backend {name} is not available ({exc}); available: "
-            f"{', '.join(available_backends(model))}") from None
-
-
 def _load(args):
     """The corpus and a one-line description of where it came from."""
-    from .datasets import load_corpus
+    from ..datasets import load_corpus
 
     if args.input is None:
         unit = args.unit or "paragraph"
@@ -461,25 +317,6 @@ def _split_documents(n_documents, test_fraction, seed):
 
 def _doc_id(corpus, i):
     return corpus.documents[i] if corpus.documents is not None else str(int(i))
-
-
-def _jsonable(value):
-    """A JSON-friendly copy: arrays to lists, numpy scalars to Python, non-finite to None."""
-    import numpy as np
-
-    if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)
 
 
 # --------------------------------------------------------------------------
@@ -525,110 +362,8 @@ def _print_results(topics, results, timings, backend, n_threads, args):
 
 
 # --------------------------------------------------------------------------
-# Output folder
+# Output files
 # --------------------------------------------------------------------------
-
-
-def _check_output_location(output):
-    """Fail early (before any fitting) if the output folder cannot be written."""
-    if output.exists() and not output.is_dir():
-        raise UsageError(f"--output {output} exists and is not a folder")
-    if output.is_dir():
-        # Replacing the folder deletes it: only do so if it holds nothing but
-        # the files of an earlier run (never the current folder or the data).
-        foreign = sorted(p.name for p in output.iterdir()
-                         if p.name not in FASTCAVI_OUTPUT_FILES)
-        if foreign:
-            shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-            raise UsageError(
-                f"--output {output} exists and holds files fastcavi did not write ({shown}); "
-                "choose a new or empty folder")
-    parent = output.absolute().parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise UsageError(f"--output {output}: {parent} is not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"--output {output}: folder {parent} is not writable")
-
-
-def _write_output(output, write_files):
-    """Write every output file into a temporary folder, then swap it into place.
-
-    ``write_files(folder)`` writes the files into ``folder``, a new hidden
-    sibling of ``output`` (the same file system, so each move below is one
-    atomic rename). Whatever is raised at whichever step (an OSError, a
-    KeyboardInterrupt), ``output`` afterwards holds either the complete
-    previous results or the complete new ones:
-
-    1. the files are written into the temporary folder;
-    2. an existing ``output`` is renamed to a backup folder beside it;
-    3. the temporary folder is renamed to ``output``;
-    4. the backup is deleted, only now that the new results are in place.
-
-    If anything fails before step 3 is done, step 2 is undone. The temporary
-    and backup folders are removed in every case (a removal that is itself
-    interrupted is finished before the interrupt goes on), except that if
-    undoing step 2 fails too, the previous results are left in the backup
-    folder and its path is printed.
-
-    Raises
-    ------
-    UsageError
-        If a folder cannot be created, written or renamed (an OSError).
-    """
-    output = output.absolute()
-    # Named before anything is created, so that cleaning up never depends on how far the
-    # call got; the names (pid and a random token) are fastcavi's own.
-    tmp, backup = _sibling_path(output, "tmp"), _sibling_path(output, "old")
-    try:
-        try:
-            output.parent.mkdir(parents=True, exist_ok=True)
-            tmp.mkdir()
-        except OSError as exc:
-            raise UsageError(f"cannot create the output folder {output}: "
-                             f"{exc.strerror or exc}") from None
-        write_files(tmp)
-        if output.exists():
-            os.replace(output, backup)
-        os.replace(tmp, output)
-    except BaseException as exc:
-        if not output.exists() and backup.exists():
-            _put_back(backup, output)
-        if isinstance(exc, OSError):
-            raise UsageError(f"cannot write the output folder {output}: "
-                             f"{exc.strerror or exc}") from None
-        raise
-    finally:
-        # the backup goes only once output holds the previous results again or the new ones
-        _remove_folders(tmp, *([backup] if output.exists() else []))
-
-
-def _put_back(backup, output):
-    """Rename the previous results back to ``output``; if that fails, say where they are.
-
-    Called while an exception propagates, which goes on either way.
-    """
-    try:
-        os.replace(backup, output)
-    except BaseException:
-        print(f"fastcavi: the previous contents of {output} are in {backup}", file=sys.stderr)
-
-
-def _remove_folders(*folders):
-    """Delete temporary folders; if interrupted, finish deleting them, then re-raise."""
-    try:
-        for folder in folders:
-            shutil.rmtree(folder, ignore_errors=True)
-    except BaseException:
-        for folder in folders:
-            shutil.rmtree(folder, ignore_errors=True)
-        raise
-
-
-def _sibling_path(output, tag):
-    """A new hidden name next to ``output``, for a temporary or backup folder."""
-    return output.with_name(f".{output.name}.{tag}-{os.getpid()}-{secrets.token_hex(4)}")
 
 
 def _write_files(folder, lda, corpus, train_idx, doc_topic, topics, summary):
@@ -656,93 +391,3 @@ def _write_files(folder, lda, corpus, train_idx, doc_topic, topics, summary):
     with open(folder / "summary.json", "w", encoding="utf-8", newline="\n") as f:
         json.dump(_jsonable(summary), f, indent=2, allow_nan=False)
         f.write("\n")
-
-
-# --------------------------------------------------------------------------
-# fastcavi info
-# --------------------------------------------------------------------------
-
-
-def _versions():
-    """Versions of Python, fastcavi and its numerical dependencies."""
-    import numpy
-    import scipy
-    import sklearn
-
-    from . import __version__
-
-    versions = {
-        "python": platform.python_version(),
-        "fastcavi": __version__,
-        "numpy": numpy.__version__,
-        "scipy": scipy.__version__,
-        "scikit-learn": sklearn.__version__,
-    }
-    try:
-        import numba
-        versions["numba"] = numba.__version__
-    except ImportError:
-        versions["numba"] = None
-    return versions
-
-
-def _openmp_status():
-    try:
-        from ._ext import _lda
-    except ImportError:
-        return "Cython extension not built"
-    enabled = getattr(_lda, "OPENMP_ENABLED", None)
-    if enabled is None:
-        return "unknown (extension does not report it)"
-    return "enabled" if enabled else "disabled (compiled without OpenMP)"
-
-
-def _numba_threading():
-    """Numba's threading layer (initialised by a tiny parallel function) and threads."""
-    try:
-        import numba
-    except ImportError:
-        return "Numba not installed"
-
-    @numba.njit(parallel=True)
-    def _touch(n):  # runs the parallel backend once so the layer is chosen
-        total = 0
-        for i in numba.prange(n):
-            total += i
-        return total
-
-    try:
-        _touch(4)
-        layer = numba.threading_layer()
-    except Exception as exc:  # no usable threading layer: report, do not fail
-        layer = f"unavailable ({' '.join(str(exc).split())[:80]})"
-    return f"threading layer {layer}, {numba.get_num_threads()} threads"
-
-
-def run_info(args):
-    """Run ``fastcavi info``: print version and runtime capabilities.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-
-    Returns
-    -------
-    status : int
-        0.
-    """
-    from .engine import effective_threads
-    from .kernels import available_backends, get_backend
-
-    versions = _versions()
-    print(f"fastcavi {versions['fastcavi']} (Python {versions['python']}, "
-          f"{platform.platform()})")
-    print("dependencies: " + ", ".join(
-        f"{name} {v}" for name, v in versions.items()
-        if name not in ("python", "fastcavi") and v is not None))
-    print(f"backends available: {', '.join(available_backends())} "
-          f"(auto selects {get_backend('auto').name})")
-    print(f"cython extension OpenMP: {_openmp_status()}")
-    print(f"numba: {_numba_threading()}")
-    print(f"CPU count: {os.cpu_count()} (--n-jobs -1 uses {effective_threads(-1)} threads)")
-    return EXIT_OK
