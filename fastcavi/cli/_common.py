@@ -39,52 +39,53 @@ class UsageError(Exception):
 # --------------------------------------------------------------------------
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
+def _argument_type(name, convert, kind, *checks):
+    """An argparse ``type`` that converts its text and checks the value.
+
+    Parameters
+    ----------
+    name : str
+        The name of the type (its ``__name__``).
+    convert : callable
+        ``int`` or ``float``; if it raises ValueError, the error is
+        ``must be <kind>, got '<text>'``.
+    kind : str
+        What the text must be, e.g. ``"a positive integer"``.
+    *checks : (callable, str)
+        ``(accept, message)`` pairs, tried in order: unless ``accept(value)``,
+        the error is ``message``, in which ``{text!r}`` stands for the text.
+
+    Returns
+    -------
+    parse : callable
+        ``parse(text)``: the value, or :class:`argparse.ArgumentTypeError`.
+    """
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {kind}, got {text!r}") from None
+        for accept, message in checks:
+            if not accept(value):
+                raise argparse.ArgumentTypeError(message.format(text=text))
+        return value
+
+    parse.__name__ = parse.__qualname__ = name
+    return parse
 
 
-def _nonnegative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
-    return value
-
-
-def _seed(text):
-    value = _nonnegative_int(text)
-    if value >= 2**32:
-        raise argparse.ArgumentTypeError(f"must be below 2**32, got {text!r}")
-    return value
-
-
-def _n_jobs(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value == 0:
-        raise argparse.ArgumentTypeError("must not be 0 (use -1 for all cores)")
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text!r}")
-    return value
+_positive_int = _argument_type(
+    "_positive_int", int, "a positive integer",
+    (lambda v: v >= 1, "must be a positive integer, got {text!r}"))
+_seed = _argument_type(
+    "_seed", int, "a non-negative integer",
+    (lambda v: v >= 0, "must be a non-negative integer, got {text!r}"),
+    (lambda v: v < 2**32, "must be below 2**32, got {text!r}"))
+_n_jobs = _argument_type(
+    "_n_jobs", int, "an integer", (lambda v: v != 0, "must not be 0 (use -1 for all cores)"))
+_positive_float = _argument_type(
+    "_positive_float", float, "a positive number",
+    (lambda v: math.isfinite(v) and v > 0, "must be a positive finite number, got {text!r}"))
 
 
 # --------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import sys
 import time
@@ -23,6 +24,7 @@ from pathlib import Path
 from ._common import (
     EXIT_OK,
     UsageError,
+    _argument_type,
     _check_backend,
     _check_output_location,
     _jsonable,
@@ -40,17 +42,9 @@ __all__ = ["add_parser", "run_gmm", "EFFECTIVE_WEIGHT"]
 EFFECTIVE_WEIGHT = 0.01
 
 
-def _nonnegative_float(text):
-    import argparse
-    import math
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a non-negative number, got {text!r}") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"must be a non-negative finite number, got {text!r}")
-    return value
+_nonnegative_float = _argument_type(
+    "_nonnegative_float", float, "a non-negative number",
+    (lambda v: math.isfinite(v) and v >= 0, "must be a non-negative finite number, got {text!r}"))
 
 
 def add_parser(sub):

@@ -12,7 +12,6 @@ All numerical work is done by :class:`fastcavi.LatentDirichletAllocation`,
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -23,6 +22,7 @@ from pathlib import Path
 from ._common import (
     EXIT_OK,
     UsageError,
+    _argument_type,
     _check_backend,
     _check_output_location,
     _jsonable,
@@ -41,14 +41,9 @@ __all__ = ["add_parser", "run_lda", "COMPLETION_HELD_OUT_FRACTION"]
 COMPLETION_HELD_OUT_FRACTION = 0.5
 
 
-def _test_fraction(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text!r}") from None
-    if not (0.0 <= value < 1.0):
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text!r}")
-    return value
+_test_fraction = _argument_type(
+    "_test_fraction", float, "a number in [0, 1)",
+    (lambda v: 0.0 <= v < 1.0, "must be in [0, 1), got {text!r}"))
 
 
 def add_parser(sub):
