@@ -89,6 +89,69 @@ _positive_float = _argument_type(
 
 
 # --------------------------------------------------------------------------
+# Options of both fitting commands (lda, gmm)
+# --------------------------------------------------------------------------
+
+def _add_fit_command(sub, name, handler, *, help, description, input_help):
+    """Add a fitting command, with its optional ``INPUT``, to the sub-command parsers.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        As returned by ``parser.add_subparsers``.
+    name : str
+        The command, ``"lda"`` or ``"gmm"``.
+    handler : callable
+        ``handler(args)`` runs the command and returns the exit status.
+    help, description, input_help : str
+        Its line in ``fastcavi --help``, the text atop its own ``--help``, and
+        the help of ``INPUT``.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+        The command's parser, for its options; the exit statuses are its epilog.
+    """
+    parser = sub.add_parser(
+        name, help=help, description=description,
+        epilog="Exit status: 0 on success, 2 for bad input or options (one line on stderr, "
+        "no output written), 130 if interrupted.",
+    )
+    parser.add_argument("input", nargs="?", metavar="INPUT", help=input_help)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _add_compute_options(parser, n_jobs_help, seed_help):
+    """Add ``--backend``, ``--n-jobs``, ``--dtype`` and ``--random-state`` to ``parser``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The parser of one fitting command.
+    n_jobs_help, seed_help : str
+        The help of ``--n-jobs`` and of ``--random-state``.
+    """
+    parser.add_argument("--backend", choices=("auto", "cython", "numba", "numpy"),
+                        default="auto", help="kernel implementation (default: %(default)s, "
+                        "the fastest available)")
+    parser.add_argument("--n-jobs", type=_n_jobs, default=-1, metavar="N", help=n_jobs_help)
+    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                        help="floating-point precision of the fit (default: %(default)s)")
+    parser.add_argument("--random-state", type=_seed, default=0, metavar="SEED",
+                        help=seed_help)
+
+
+def _add_output_options(parser):
+    """Add ``-o/--output`` (for :func:`_write_output`) and ``-q/--quiet`` to ``parser``."""
+    parser.add_argument("-o", "--output", default="fastcavi-output", metavar="DIR",
+                        help="output folder; an existing one is replaced only if the run "
+                        "succeeds and it holds nothing but earlier fastcavi output "
+                        "(default: %(default)s)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar on stderr")
+
+
+# --------------------------------------------------------------------------
 # Checks, JSON and versions
 # --------------------------------------------------------------------------
 

@@ -24,14 +24,15 @@ from pathlib import Path
 from ._common import (
     EXIT_OK,
     UsageError,
+    _add_compute_options,
+    _add_fit_command,
+    _add_output_options,
     _argument_type,
     _check_backend,
     _check_output_location,
     _jsonable,
-    _n_jobs,
     _positive_float,
     _positive_int,
-    _seed,
     _versions,
     _write_output,
 )
@@ -60,18 +61,13 @@ def add_parser(sub):
     parser : argparse.ArgumentParser
         The ``gmm`` parser; its ``handler`` default is :func:`run_gmm`.
     """
-    gmm = sub.add_parser(
-        "gmm",
+    gmm = _add_fit_command(
+        sub, "gmm", run_gmm,
         help="fit a Bayesian Gaussian mixture and report its components",
         description="Fit a Bayesian Gaussian mixture (CAVI, Bishop PRML 10.2) to a numeric "
         "table, print the effective number of components, weights, ELBO trace and cluster "
         "sizes, and write parameters.npz, labels.csv and summary.json to the output folder.",
-        epilog="Exit status: 0 on success, 2 for bad input or options (one line on stderr, "
-        "no output written), 130 if interrupted.",
-    )
-    gmm.add_argument(
-        "input", nargs="?", metavar="INPUT",
-        help="numeric data, one sample per row: a .csv file (optional header row), a 2-D "
+        input_help="numeric data, one sample per row: a .csv file (optional header row), a 2-D "
         ".npy array or a .npz file holding an array 'X'. Default: scikit-learn's bundled "
         "handwritten digits (1,797 x 61 after dropping the 3 always-blank pixels).",
     )
@@ -100,20 +96,9 @@ def add_parser(sub):
                      help="initial responsibilities (default: %(default)s)")
     gmm.add_argument("--reg-covar", type=_nonnegative_float, default=1e-6, metavar="R",
                      help="added to the diagonal of each covariance (default: %(default)s)")
-    gmm.add_argument("--backend", choices=("auto", "cython", "numba", "numpy"), default="auto",
-                     help="kernel implementation (default: %(default)s, the fastest available)")
-    gmm.add_argument("--n-jobs", type=_n_jobs, default=-1, metavar="N",
-                     help="threads; -1 means all cores (default: %(default)s)")
-    gmm.add_argument("--dtype", choices=("float64", "float32"), default="float64",
-                     help="floating-point precision of the fit (default: %(default)s)")
-    gmm.add_argument("--random-state", type=_seed, default=0, metavar="SEED",
-                     help="seed of the initialisation (default: %(default)s)")
-    gmm.add_argument("-o", "--output", default="fastcavi-output", metavar="DIR",
-                     help="output folder; an existing one is replaced only if the run "
-                     "succeeds and it holds nothing but earlier fastcavi output "
-                     "(default: %(default)s)")
-    gmm.add_argument("-q", "--quiet", action="store_true", help="no progress bar on stderr")
-    gmm.set_defaults(handler=run_gmm)
+    _add_compute_options(gmm, n_jobs_help="threads; -1 means all cores (default: %(default)s)",
+                         seed_help="seed of the initialisation (default: %(default)s)")
+    _add_output_options(gmm)
     return gmm
 
 

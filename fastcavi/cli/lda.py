@@ -22,14 +22,15 @@ from pathlib import Path
 from ._common import (
     EXIT_OK,
     UsageError,
+    _add_compute_options,
+    _add_fit_command,
+    _add_output_options,
     _argument_type,
     _check_backend,
     _check_output_location,
     _jsonable,
-    _n_jobs,
     _positive_float,
     _positive_int,
-    _seed,
     _versions,
     _write_output,
 )
@@ -59,22 +60,17 @@ def add_parser(sub):
     parser : argparse.ArgumentParser
         The ``lda`` parser; its ``handler`` default is :func:`run_lda`.
     """
-    lda = sub.add_parser(
-        "lda",
+    lda = _add_fit_command(
+        sub, "lda", run_lda,
         help="fit latent Dirichlet allocation and report topics and perplexities",
         description="Fit latent Dirichlet allocation (CAVI or stochastic VI) to a corpus, "
         "print the topics, held-out and training perplexity, ELBO and timings, and write "
         "topics.txt, topic_word.npz, vocabulary.txt, doc_topic.csv and summary.json to "
         "the output folder.",
-        epilog="Exit status: 0 on success, 2 for bad input or options (one line on stderr, "
-        "no output written), 130 if interrupted.",
-    )
-    lda.add_argument(
-        "input", nargs="?", metavar="INPUT",
-        help="corpus to fit: a UCI docword.<name>.txt[.gz] file (vocabulary vocab.<name>.txt "
-        "beside it, or --vocab), a .npz (scipy.sparse) or .mtx (Matrix Market) "
-        "document-term count matrix, or a folder of .txt files (one document per file, "
-        "English stop words removed). Default: the bundled US State of the Union corpus.",
+        input_help="corpus to fit: a UCI docword.<name>.txt[.gz] file (vocabulary "
+        "vocab.<name>.txt beside it, or --vocab), a .npz (scipy.sparse) or .mtx (Matrix "
+        "Market) document-term count matrix, or a folder of .txt files (one document per "
+        "file, English stop words removed). Default: the bundled US State of the Union corpus.",
     )
     lda.add_argument("--vocab", metavar="FILE",
                      help="vocabulary file, one term per line, for a count-matrix INPUT")
@@ -91,15 +87,9 @@ def add_parser(sub):
     lda.add_argument("--batch-size", type=_positive_int, default=128, metavar="N",
                      help="documents per minibatch for --learning-method online "
                      "(default: %(default)s)")
-    lda.add_argument("--backend", choices=("auto", "cython", "numba", "numpy"), default="auto",
-                     help="kernel implementation (default: %(default)s, the fastest available)")
-    lda.add_argument("--n-jobs", type=_n_jobs, default=-1, metavar="N",
-                     help="threads; -1 means all cores, -2 all but one (default: %(default)s)")
-    lda.add_argument("--dtype", choices=("float64", "float32"), default="float64",
-                     help="floating-point precision of the fit (default: %(default)s)")
-    lda.add_argument("--random-state", type=_seed, default=0, metavar="SEED",
-                     help="seed for the initialisation and the train/test split "
-                     "(default: %(default)s)")
+    _add_compute_options(
+        lda, n_jobs_help="threads; -1 means all cores, -2 all but one (default: %(default)s)",
+        seed_help="seed for the initialisation and the train/test split (default: %(default)s)")
     lda.add_argument("--test-fraction", type=_test_fraction, default=0.1, metavar="F",
                      help="fraction of documents held out at random for the "
                      "document-completion perplexity; 0 disables it (default: %(default)s)")
@@ -116,13 +106,7 @@ def add_parser(sub):
                      help="topic-word Dirichlet prior eta (default: 1/K)")
     lda.add_argument("--top-words", type=_positive_int, default=10, metavar="N",
                      help="words listed per topic (default: %(default)s)")
-    lda.add_argument("-o", "--output", default="fastcavi-output", metavar="DIR",
-                     help="output folder; an existing one is replaced only if the run "
-                     "succeeds and it holds nothing but earlier fastcavi output "
-                     "(default: %(default)s)")
-    lda.add_argument("-q", "--quiet", action="store_true",
-                     help="no progress bar on stderr")
-    lda.set_defaults(handler=run_lda)
+    _add_output_options(lda)
     return lda
 
 
