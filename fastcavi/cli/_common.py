@@ -10,6 +10,7 @@ imports none of them, nor the package ``fastcavi.cli`` itself.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import platform
@@ -185,6 +186,12 @@ def _jsonable(value):
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return repr(value)
+
+
+def _dump_json(value, f):
+    """Write ``_jsonable(value)`` to the open text file ``f``, indented, newline-terminated."""
+    json.dump(_jsonable(value), f, indent=2, allow_nan=False)
+    f.write("\n")
 
 
 def _versions():

@@ -14,7 +14,6 @@ status 2 before anything is written (see :mod:`fastcavi.cli`).
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 import sys
@@ -30,6 +29,7 @@ from ._common import (
     _argument_type,
     _check_backend,
     _check_output_location,
+    _dump_json,
     _jsonable,
     _positive_float,
     _positive_int,
@@ -273,5 +273,4 @@ def _write_files(folder, gmm, labels, proba, summary):
             writer.writerow([i, int(label), f"{p:.9g}"])
 
     with open(folder / "summary.json", "w", encoding="utf-8", newline="\n") as f:
-        json.dump(_jsonable(summary), f, indent=2, allow_nan=False)
-        f.write("\n")
+        _dump_json(summary, f)

@@ -13,7 +13,6 @@ All numerical work is done by :class:`fastcavi.LatentDirichletAllocation`,
 from __future__ import annotations
 
 import csv
-import json
 import os
 import sys
 import time
@@ -28,6 +27,7 @@ from ._common import (
     _argument_type,
     _check_backend,
     _check_output_location,
+    _dump_json,
     _jsonable,
     _positive_float,
     _positive_int,
@@ -368,5 +368,4 @@ def _write_files(folder, lda, corpus, train_idx, doc_topic, topics, summary):
             writer.writerow([_doc_id(corpus, i)] + [f"{p:.9g}" for p in row])
 
     with open(folder / "summary.json", "w", encoding="utf-8", newline="\n") as f:
-        json.dump(_jsonable(summary), f, indent=2, allow_nan=False)
-        f.write("\n")
+        _dump_json(summary, f)
