@@ -1,10 +1,11 @@
 """What the subcommands of ``fastcavi`` share.
 
-The exit statuses and :class:`UsageError`, the argument types, the backend
-check, JSON conversion, the versions reported in every summary, and the
-all-or-nothing output writer (:func:`_check_output_location`,
-:func:`_write_output`). Subcommand modules import from here; this module
-imports none of them, nor the package ``fastcavi.cli`` itself.
+The exit statuses and :class:`UsageError`, the argument types, the parser
+and options both fitting commands have, the backend check, JSON conversion,
+the versions reported in every summary, and the all-or-nothing output
+writer (:func:`_check_output_location`, :func:`_write_output`). Subcommand
+modules import from here; this module imports none of them, nor the package
+``fastcavi.cli`` itself.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ _positive_float = _argument_type(
 # --------------------------------------------------------------------------
 # Options of both fitting commands (lda, gmm)
 # --------------------------------------------------------------------------
+
 
 def _add_fit_command(sub, name, handler, *, help, description, input_help):
     """Add a fitting command, with its optional ``INPUT``, to the sub-command parsers.

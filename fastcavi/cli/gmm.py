@@ -117,7 +117,7 @@ def run_gmm(args):
 
     Raises
     ------
-    fastcavi.UsageError
+    fastcavi.cli.UsageError
         For bad input: a missing or unreadable file, non-numeric fields, NaN
         or infinite values, one sample, fewer samples than components, a
         zero-variance feature, or an unusable output folder.
