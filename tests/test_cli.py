@@ -1,4 +1,4 @@
-"""Tests for the ``fastcavi`` command-line tool (fastcavi.cli)."""
+"""Tests for the ``fastcavi`` command-line tool (fastcavi.cli, fastcavi.cli.lda)."""
 
 import contextlib
 import csv
@@ -17,6 +17,8 @@ import scipy.sparse as sp
 
 import fastcavi
 from fastcavi import cli
+from fastcavi.cli import _common
+from fastcavi.cli import lda as cli_lda
 from fastcavi.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -440,8 +442,8 @@ def patch_step(mp, step, fault):
         mp.setattr(shutil, "rmtree", fault)
     elif step == "mkdir":
         mp.setattr(Path, "mkdir", lambda self, *a, **k: fault(self, *a, **k))
-    else:  # the writer's files: cli.open shadows the builtin
-        mp.setattr(cli, "open", fault, raising=False)
+    else:  # the writer's files: cli_lda.open shadows the builtin
+        mp.setattr(cli_lda, "open", fault, raising=False)
 
 
 @pytest.mark.parametrize("existing", [True, False], ids=["rerun", "first-run"])
@@ -451,7 +453,7 @@ def patch_step(mp, step, fault):
     ("shutil.rmtree", KeyboardInterrupt)])  # rmtree(ignore_errors=True) raises no OSError
 def test_write_output_interrupted_at_every_call_keeps_old_or_new(tmp_path, monkeypatch, step,
                                                                  error, existing):
-    """cli._write_output (shared by fastcavi lda and fastcavi gmm): whichever call of
+    """_common._write_output (shared by fastcavi lda and fastcavi gmm): whichever call of
     the step fails, output holds exactly the old files or exactly the new ones, and no
     temporary or backup folder is left."""
     old = {"topics.txt": b"old topics\n", "summary.json": b"{}\n"}
@@ -474,7 +476,7 @@ def test_write_output_interrupted_at_every_call_keeps_old_or_new(tmp_path, monke
                 patch_step(mp, step, fault)
                 writer = fake_writer(new)
             try:
-                cli._write_output(out, writer)
+                _common._write_output(out, writer)
             except (KeyboardInterrupt, cli.UsageError) as exc:
                 return fault.calls, exc
         return fault.calls, None
@@ -499,7 +501,7 @@ def test_write_output_double_failure_never_deletes_the_old_results(tmp_path, mon
     (out / "topics.txt").write_text("old\n")
     monkeypatch.setattr(os, "replace", FailOnCall(os.replace, 2, repeat=True))
     with pytest.raises(KeyboardInterrupt):
-        cli._write_output(out, fake_writer({"topics.txt": b"new\n"}))
+        _common._write_output(out, fake_writer({"topics.txt": b"new\n"}))
     assert not out.exists()
     (backup,) = [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert (backup / "topics.txt").read_text() == "old\n"

@@ -1,4 +1,4 @@
-"""Tests for ``fastcavi gmm`` (fastcavi.cli_gmm)."""
+"""Tests for ``fastcavi gmm`` (fastcavi.cli.gmm)."""
 
 import contextlib
 import csv

@@ -14,13 +14,28 @@ status 2 before anything is written (see :mod:`fastcavi.cli`).
 from __future__ import annotations
 
 import csv
-import json
+import math
 import os
 import sys
 import time
 from pathlib import Path
 
-from . import cli
+from ._common import (
+    EXIT_OK,
+    UsageError,
+    _add_compute_options,
+    _add_fit_command,
+    _add_output_options,
+    _argument_type,
+    _check_backend,
+    _check_output_location,
+    _dump_json,
+    _jsonable,
+    _positive_float,
+    _positive_int,
+    _versions,
+    _write_output,
+)
 
 __all__ = ["add_parser", "run_gmm", "EFFECTIVE_WEIGHT"]
 
@@ -28,17 +43,9 @@ __all__ = ["add_parser", "run_gmm", "EFFECTIVE_WEIGHT"]
 EFFECTIVE_WEIGHT = 0.01
 
 
-def _nonnegative_float(text):
-    import argparse
-    import math
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a non-negative number, got {text!r}") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"must be a non-negative finite number, got {text!r}")
-    return value
+_nonnegative_float = _argument_type(
+    "_nonnegative_float", float, "a non-negative number",
+    (lambda v: math.isfinite(v) and v >= 0, "must be a non-negative finite number, got {text!r}"))
 
 
 def add_parser(sub):
@@ -48,23 +55,23 @@ def add_parser(sub):
     ----------
     sub : argparse._SubParsersAction
         As returned by ``parser.add_subparsers``.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+        The ``gmm`` parser; its ``handler`` default is :func:`run_gmm`.
     """
-    gmm = sub.add_parser(
-        "gmm",
+    gmm = _add_fit_command(
+        sub, "gmm", run_gmm,
         help="fit a Bayesian Gaussian mixture and report its components",
         description="Fit a Bayesian Gaussian mixture (CAVI, Bishop PRML 10.2) to a numeric "
         "table, print the effective number of components, weights, ELBO trace and cluster "
         "sizes, and write parameters.npz, labels.csv and summary.json to the output folder.",
-        epilog="Exit status: 0 on success, 2 for bad input or options (one line on stderr, "
-        "no output written), 130 if interrupted.",
-    )
-    gmm.add_argument(
-        "input", nargs="?", metavar="INPUT",
-        help="numeric data, one sample per row: a .csv file (optional header row), a 2-D "
+        input_help="numeric data, one sample per row: a .csv file (optional header row), a 2-D "
         ".npy array or a .npz file holding an array 'X'. Default: scikit-learn's bundled "
         "handwritten digits (1,797 x 61 after dropping the 3 always-blank pixels).",
     )
-    gmm.add_argument("-k", "--n-components", type=cli._positive_int, default=20, metavar="K",
+    gmm.add_argument("-k", "--n-components", type=_positive_int, default=20, metavar="K",
                      help="upper bound on the number of components (default: %(default)s)")
     gmm.add_argument("--covariance-type", choices=("full", "tied", "diag", "spherical"),
                      default="full", help="form of each component's covariance "
@@ -74,35 +81,24 @@ def add_parser(sub):
                      default="dirichlet_process",
                      help="prior on the weights: truncated stick-breaking Dirichlet process or "
                      "a finite Dirichlet (default: %(default)s)")
-    gmm.add_argument("--weight-concentration-prior", type=cli._positive_float, default=None,
+    gmm.add_argument("--weight-concentration-prior", type=_positive_float, default=None,
                      metavar="GAMMA", help="concentration of the weight prior "
                      "(default: 1/K)")
-    gmm.add_argument("--max-iter", type=cli._positive_int, default=200, metavar="N",
+    gmm.add_argument("--max-iter", type=_positive_int, default=200, metavar="N",
                      help="CAVI iterations at most (default: %(default)s)")
     gmm.add_argument("--tol", type=_nonnegative_float, default=1e-3,
                      help="stop when the lower bound improves by less than this "
                      "(default: %(default)s)")
-    gmm.add_argument("--n-init", type=cli._positive_int, default=1, metavar="N",
+    gmm.add_argument("--n-init", type=_positive_int, default=1, metavar="N",
                      help="initialisations; the best lower bound is kept (default: %(default)s)")
     gmm.add_argument("--init-params", choices=("kmeans", "k-means++", "random",
                                                "random_from_data"), default="kmeans",
                      help="initial responsibilities (default: %(default)s)")
     gmm.add_argument("--reg-covar", type=_nonnegative_float, default=1e-6, metavar="R",
                      help="added to the diagonal of each covariance (default: %(default)s)")
-    gmm.add_argument("--backend", choices=("auto", "cython", "numba", "numpy"), default="auto",
-                     help="kernel implementation (default: %(default)s, the fastest available)")
-    gmm.add_argument("--n-jobs", type=cli._n_jobs, default=-1, metavar="N",
-                     help="threads; -1 means all cores (default: %(default)s)")
-    gmm.add_argument("--dtype", choices=("float64", "float32"), default="float64",
-                     help="floating-point precision of the fit (default: %(default)s)")
-    gmm.add_argument("--random-state", type=cli._seed, default=0, metavar="SEED",
-                     help="seed of the initialisation (default: %(default)s)")
-    gmm.add_argument("-o", "--output", default="fastcavi-output", metavar="DIR",
-                     help="output folder; an existing one is replaced only if the run "
-                     "succeeds and it holds nothing but earlier fastcavi output "
-                     "(default: %(default)s)")
-    gmm.add_argument("-q", "--quiet", action="store_true", help="no progress bar on stderr")
-    gmm.set_defaults(handler=run_gmm)
+    _add_compute_options(gmm, n_jobs_help="threads; -1 means all cores (default: %(default)s)",
+                         seed_help="seed of the initialisation (default: %(default)s)")
+    _add_output_options(gmm)
     return gmm
 
 
@@ -128,12 +124,12 @@ def run_gmm(args):
     """
     import numpy as np
 
-    from .mixture import BayesianGaussianMixture
-    from .tabular import TableError, check_mixture_data, load_digits_table, load_table
+    from ..mixture import BayesianGaussianMixture
+    from ..tabular import TableError, check_mixture_data, load_digits_table, load_table
 
     output = Path(args.output)
-    cli._check_output_location(output)
-    cli._check_backend(args.backend, "gmm")
+    _check_output_location(output)
+    _check_backend(args.backend, "gmm")
 
     t_start = time.perf_counter()
     try:
@@ -143,7 +139,7 @@ def run_gmm(args):
             table, source = load_table(args.input), str(args.input)
         check_mixture_data(table, args.n_components, source)
     except (TableError, FileNotFoundError) as exc:
-        raise cli.UsageError(exc) from None
+        raise UsageError(exc) from None
     load_seconds = time.perf_counter() - t_start
     X = table.X.astype(args.dtype)
 
@@ -200,26 +196,26 @@ def run_gmm(args):
                "total_seconds": time.perf_counter() - t_start}
     _print_results(gmm, results, timings, args)
 
-    from .engine import effective_threads
+    from ..engine import effective_threads
 
     summary = {
         "command": "gmm",
         "parameters": {
             "input": args.input,
             "dtype": args.dtype,
-            "estimator": {k: cli._jsonable(v) for k, v in gmm.get_params().items()},
+            "estimator": {k: _jsonable(v) for k, v in gmm.get_params().items()},
         },
         "data": {"source": source, "description": table.description,
                  "n_samples": table.n_samples, "n_features": table.n_features,
                  "feature_names": list(table.feature_names)},
         "results": results,
         "timings": timings,
-        "runtime": {**cli._versions(), "backend": gmm.backend_,
+        "runtime": {**_versions(), "backend": gmm.backend_,
                     "threads": effective_threads(args.n_jobs), "cpu_count": os.cpu_count()},
     }
-    cli._write_output(output, lambda folder: _write_files(folder, gmm, labels, proba, summary))
+    _write_output(output, lambda folder: _write_files(folder, gmm, labels, proba, summary))
     print(f"output: {output}{os.sep}")
-    return cli.EXIT_OK
+    return EXIT_OK
 
 
 def _print_results(gmm, results, timings, args):
@@ -277,5 +273,4 @@ def _write_files(folder, gmm, labels, proba, summary):
             writer.writerow([i, int(label), f"{p:.9g}"])
 
     with open(folder / "summary.json", "w", encoding="utf-8", newline="\n") as f:
-        json.dump(cli._jsonable(summary), f, indent=2, allow_nan=False)
-        f.write("\n")
+        _dump_json(summary, f)
