@@ -216,3 +216,17 @@ def test_linear_model_has_no_stochastic_step():
     stats, _ = model.local_step(block, None, None)
     with pytest.raises(ValueError, match="rho must be 1"):
         model.global_step(c.init_global(model), stats, rho=0.5)
+
+
+@pytest.mark.parametrize("make, unit", [
+    (lambda: VBLinearRegression(progress_bar=True, max_iter=5, tol=0.0), "samples/s"),
+    (lambda: VBLogisticRegression(progress_bar=True, max_iter=5, tol=0.0), "samples/s"),
+])
+def test_progress_bar_shows_every_iteration_with_its_elbo(make, unit, capsys):
+    X, y, w = regression_data()
+    target = y if isinstance(make(), VBLinearRegression) else (y > np.median(y)).astype(int)
+    est = make().fit(X, target, w)
+    err = capsys.readouterr().err
+    assert f"{est.max_iter}/{est.max_iter}" in err and unit in err and "elbo=" in err
+    make().set_params(progress_bar=False).fit(X, target, w)
+    assert capsys.readouterr().err == ""

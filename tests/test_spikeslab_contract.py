@@ -126,3 +126,13 @@ def test_map_threads_keeps_item_order_and_reports_each_fit(workers):
     serial = [fit(x, None) for x in items]
     for got, want in zip(results, serial):
         np.testing.assert_array_equal(_flat(got.g), _flat(want.g))
+
+
+def test_progress_bar_steps_once_per_grid_point(capsys):
+    X, y, w = design()
+    SpikeSlabRegression(prior_logodds=[-3.0, -2.0, -1.0], random_state=0, n_jobs=2,
+                        progress_bar=True).fit(X, y, w)
+    err = capsys.readouterr().err
+    assert "3/3" in err and "grid points/s" in err and "elbo=" in err
+    SpikeSlabRegression(prior_logodds=-1.0, random_state=0, progress_bar=True).fit(X, y, w)
+    assert "entries/s" in capsys.readouterr().err
