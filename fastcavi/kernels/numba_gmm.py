@@ -34,7 +34,7 @@ component k:
   summation order) could otherwise depend on where the scratch arrays lie --
   observed as 1-ulp differences between processes before this rule.
 
-``FASTMATH`` is the flag set of :mod:`fastcavi.kernels.numba_lda`
+``FASTMATH`` is the flag set of :mod:`fastcavi.kernels.numba_support`
 ({"reassoc", "contract", "arcp", "nsz"}): reductions vectorise and FMAs are
 used, while NaN/inf keep their IEEE meaning.
 """
@@ -45,7 +45,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from .numba_lda import FASTMATH, set_threads
+from .numba_support import FASTMATH, set_threads
 from .reference_gmm import chunk_bounds
 
 __all__ = ["gmm_e_step", "set_threads", "BLOCK"]

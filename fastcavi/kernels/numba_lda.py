@@ -8,9 +8,8 @@ only its own rows of ``gamma``, ``exp_doc_topic``, ``doc_bound`` and its own
 slice of ``ratio``, and word statistics are gathered column by column in a
 fixed order, so results do not depend on the thread count or on scheduling.
 
-``FASTMATH`` is the LLVM flag set {"reassoc", "contract", "arcp", "nsz"}: it
-lets the K-long dot products vectorise while keeping NaN/inf semantics (full
-``fastmath=True`` would assume no NaN).
+``FASTMATH`` (:mod:`fastcavi.kernels.numba_support`) lets the K-long dot
+products vectorise while keeping NaN/inf semantics.
 """
 
 import math
@@ -19,38 +18,13 @@ import numba
 import numpy as np
 from numba import prange
 
-from . import doc_chunks
+from .numba_support import FASTMATH, set_threads
+from .partition import doc_chunks
 from .special import digamma, exp_digamma
 
 __all__ = ["exp_dirichlet_expectation_T", "lda_e_step", "lda_suff_stats", "set_threads"]
 
-FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
 _CHUNKS_PER_THREAD = 8
-
-
-class set_threads:
-    """Context manager running Numba kernels on ``n`` threads, then restoring.
-
-    Parameters
-    ----------
-    n : int
-        Number of threads, clipped to ``[1, numba.config.NUMBA_NUM_THREADS]``
-        (Numba can only lower its thread count below that launch value).
-    """
-
-    def __init__(self, n):
-        self.n = max(1, min(int(n), numba.config.NUMBA_NUM_THREADS))
-
-    def __enter__(self):
-        self._old = numba.get_num_threads()
-        numba.set_num_threads(self.n)
-        self._old_chunk = numba.set_parallel_chunksize(1)  # dynamic, chunk by chunk
-        return self
-
-    def __exit__(self, *exc):
-        numba.set_parallel_chunksize(self._old_chunk)
-        numba.set_num_threads(self._old)
-        return False
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)

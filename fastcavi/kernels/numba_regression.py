@@ -27,7 +27,7 @@ from llvmlite import ir
 from numba import prange, types
 from numba.extending import get_cython_function_address, intrinsic
 
-from .numba_lda import set_threads
+from .numba_support import set_threads
 from .reference_regression import block_rows, moment_factor, row_chunks
 
 __all__ = ["weighted_gram", "predictive_moments", "jj_step", "row_chunks", "set_threads"]

@@ -26,7 +26,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from .numba_lda import FASTMATH, set_threads
+from .numba_support import FASTMATH, set_threads
 from .reference_spikeslab import CHUNK
 
 __all__ = ["spikeslab_sweep_dense", "spikeslab_sweep_csc", "PARALLEL_MIN_ROWS"]
