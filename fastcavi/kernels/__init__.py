@@ -1,17 +1,18 @@
-"""Kernel backends: one interface per model, three implementations each.
+"""Kernel backends: one interface per model family, three implementations each.
 
 ``get_backend(name, model)`` returns a namespace with the kernel functions of
 one model family, as documented in that family's NumPy reference module (the
-oracle every compiled backend is tested against):
+oracle every compiled backend is tested against). The modules live with
+their family, which registers them here with :func:`register_family`:
 
-=============  ==================================  ==============================  ======================
-model          reference (``"numpy"``)              ``"numba"``                      ``"cython"``
-=============  ==================================  ==============================  ======================
-``"lda"``      :mod:`fastcavi.kernels.reference`    :mod:`~.numba_lda`               ``fastcavi._ext._lda``
-``"gmm"``      :mod:`fastcavi.kernels.reference_gmm`  :mod:`~.numba_gmm`            ``fastcavi._ext._gmm``
-``"regression"``  :mod:`~.reference_regression`     :mod:`~.numba_regression`        ``fastcavi._ext._regression``
-``"spikeslab"``   :mod:`~.reference_spikeslab`      :mod:`~.numba_spikeslab`         ``fastcavi._ext._spikeslab``
-=============  ==================================  ==============================  ======================
+================  ==========================================  ============================================  ==============================
+model             reference (``"numpy"``)                     ``"numba"``                                   ``"cython"``
+================  ==========================================  ============================================  ==============================
+``"lda"``         :mod:`fastcavi.kernels.reference`           :mod:`fastcavi.kernels.numba_lda`             ``fastcavi._ext._lda``
+``"gmm"``         :mod:`fastcavi.kernels.reference_gmm`       :mod:`fastcavi.kernels.numba_gmm`             ``fastcavi._ext._gmm``
+``"regression"``  :mod:`fastcavi.kernels.reference_regression`  :mod:`fastcavi.kernels.numba_regression`  ``fastcavi._ext._regression``
+``"spikeslab"``   :mod:`fastcavi.kernels.reference_spikeslab`   :mod:`fastcavi.kernels.numba_spikeslab`   ``fastcavi._ext._spikeslab``
+================  ==========================================  ============================================  ==============================
 
 Each reference module lists its kernel names in a tuple ``KERNELS``; the
 numba and cython modules define functions of the same names and signatures.
@@ -29,8 +30,24 @@ Backends: ``"numpy"`` (reference), ``"numba"`` (``@njit(parallel=True)``) and
 item's results into its own slots and reduces in a fixed order, so results
 are bit-identical for a fixed backend whatever the number of threads.
 
-The Cython extensions' vector variant is chosen at import, by the CPU or the
-environment variable ``FASTCAVI_SIMD`` (see :mod:`fastcavi.kernels.simd`).
+Registration. A family registers the *paths* of its three modules, which are
+imported on first use (so fastcavi imports without Numba and without the
+compiled extensions). This package imports no family: the families import it.
+That is enough because Python imports the ``fastcavi`` package before any of
+its submodules, and ``fastcavi/__init__.py`` imports every family package
+(``fastcavi.lda``, ``fastcavi.mixture``, ``fastcavi.linear_model``), each of
+which registers itself in its ``_kernels.py``; so even a fresh
+``from fastcavi.kernels import get_backend`` finds every family. Registering a
+name again with the same modules does nothing (a family package may be
+reloaded); with other modules it is an error, so one name never means two sets
+of kernels.
+
+Beside the registry: :mod:`~fastcavi.kernels.partition` (work partitioning,
+re-exported here), :mod:`~fastcavi.kernels.special` (special functions for
+nopython code), :mod:`~fastcavi.kernels.numba_support` (what every family's
+Numba kernels share) and :mod:`~fastcavi.kernels.simd`: the Cython
+extensions' vector variant is chosen at import, by the CPU or the environment
+variable ``FASTCAVI_SIMD``.
 """
 
 import importlib
@@ -39,22 +56,64 @@ import types
 from . import simd
 from .partition import csc_structure, doc_chunks
 
+__all__ = ["BACKENDS", "MODELS", "register_family", "get_backend", "available_backends",
+           "doc_chunks", "csc_structure"]
+
 BACKENDS = ("numpy", "numba", "cython")
-#: model family -> module of each backend
-MODELS = {
-    "lda": {
-        "numpy": "fastcavi.kernels.reference",
-        "numba": "fastcavi.kernels.numba_lda",
-        "cython": "fastcavi._ext._lda",
-    },
-}
-for _model in ("gmm", "regression", "spikeslab"):
-    MODELS[_model] = {
-        "numpy": f"fastcavi.kernels.reference_{_model}",
-        "numba": f"fastcavi.kernels.numba_{_model}",
-        "cython": f"fastcavi._ext._{_model}",
-    }
+_families = {}
+#: model family -> {backend: module path}, in registration order; read-only (see
+#: :func:`register_family`)
+MODELS = types.MappingProxyType(_families)
 _cache = {}
+
+
+def register_family(name, *, numpy, numba, cython):
+    """Register the kernel modules of one model family.
+
+    The modules are named, not imported: :func:`get_backend` imports one the
+    first time it is asked for that backend.
+
+    Parameters
+    ----------
+    name : str
+        The family's name, as passed to :func:`get_backend` (``model=``).
+    numpy : str
+        Dotted path of the NumPy reference module. It defines the tuple
+        ``KERNELS`` of the family's kernel names and a function for each.
+    numba : str
+        Dotted path of the Numba module, defining the same functions.
+    cython : str
+        Dotted path of the compiled extension, defining the same functions.
+
+    Returns
+    -------
+    modules : mapping
+        The read-only ``{backend: module path}`` now in :data:`MODELS`.
+
+    Raises
+    ------
+    TypeError
+        If ``name`` or a module path is not a non-empty string.
+    ValueError
+        If ``name`` is "auto" or a backend's name, or is already registered
+        with other modules (registering the same modules again does nothing).
+    """
+    modules = {"numpy": numpy, "numba": numba, "cython": cython}
+    for what, value in [("name", name), *modules.items()]:
+        if not isinstance(value, str) or not value:
+            raise TypeError(f"{what} must be a non-empty string; got {value!r}")
+    if name == "auto" or name in BACKENDS:
+        raise ValueError(f"{name!r} names a backend, not a model family")
+    known = _families.get(name)
+    if known is not None:
+        if dict(known) != modules:
+            raise ValueError(
+                f"model family {name!r} is already registered with modules {dict(known)}; "
+                f"got {modules}"
+            )
+        return known
+    _families[name] = types.MappingProxyType(modules)
+    return _families[name]
 
 
 def available_backends(model="lda"):
@@ -96,7 +155,7 @@ def get_backend(name="auto", model="lda"):
         "auto" prefers "cython", then "numba", then "numpy".
     model : str, default="lda"
         Model family, a key of :data:`MODELS` ("lda", "gmm", "regression",
-        "spikeslab").
+        "spikeslab", or one added by :func:`register_family`).
 
     Returns
     -------
@@ -113,9 +172,15 @@ def get_backend(name="auto", model="lda"):
     ImportError
         If the requested backend is not available (for example the Cython
         extension was not compiled).
+    AttributeError
+        If the backend's module lacks a kernel that the reference's
+        ``KERNELS`` lists.
     """
     if model not in MODELS:
-        raise ValueError(f"model must be one of {', '.join(map(repr, MODELS))}; got {model!r}")
+        raise ValueError(
+            f"model must be one of {', '.join(map(repr, MODELS))} (the families registered "
+            f"by importing fastcavi, see register_family); got {model!r}"
+        )
     if name in ("auto", "cython"):
         simd.requested()  # an unknown FASTCAVI_SIMD fails here, not inside an extension's import
     if name == "auto":
@@ -131,8 +196,14 @@ def get_backend(name="auto", model="lda"):
         )
     key = (name, model)
     if key not in _cache:
-        functions = importlib.import_module(MODELS[model]["numpy"]).KERNELS
-        module = importlib.import_module(MODELS[model][name])
+        paths = MODELS[model]
+        functions = importlib.import_module(paths["numpy"]).KERNELS
+        module = importlib.import_module(paths[name])
+        missing = [f for f in functions if not hasattr(module, f)]
+        if missing:  # a broken backend is an error, not an unavailable one (ImportError)
+            raise AttributeError(
+                f"{paths[name]} lacks the kernels {missing} that {paths['numpy']}.KERNELS lists"
+            )
         _cache[key] = types.SimpleNamespace(
             name=name, model=model, **{f: getattr(module, f) for f in functions}
         )

@@ -11,6 +11,7 @@ The kernels are in :mod:`fastcavi.kernels` (NumPy reference, Numba) and
 ``csrc/_lda.pyx`` (Cython).
 """
 
+from . import _kernels  # noqa: F401  (registers the kernels)
 from .estimator import LatentDirichletAllocation
 
 __all__ = ["LatentDirichletAllocation"]

@@ -10,6 +10,7 @@
 The fused E-step kernels are in :mod:`fastcavi.kernels` (family ``"gmm"``).
 """
 
+from . import _kernels  # noqa: F401  (registers the kernels)
 from .estimator import BayesianGaussianMixture
 
 __all__ = ["BayesianGaussianMixture"]
