@@ -5,14 +5,14 @@ one model family, as documented in that family's NumPy reference module (the
 oracle every compiled backend is tested against). The modules live with
 their family, which registers them here with :func:`register_family`:
 
-================  ==========================================  ============================================  ==============================
-model             reference (``"numpy"``)                     ``"numba"``                                   ``"cython"``
-================  ==========================================  ============================================  ==============================
-``"lda"``         :mod:`fastcavi.kernels.reference`           :mod:`fastcavi.kernels.numba_lda`             ``fastcavi._ext._lda``
-``"gmm"``         :mod:`fastcavi.kernels.reference_gmm`       :mod:`fastcavi.kernels.numba_gmm`             ``fastcavi._ext._gmm``
-``"regression"``  :mod:`fastcavi.kernels.reference_regression`  :mod:`fastcavi.kernels.numba_regression`  ``fastcavi._ext._regression``
-``"spikeslab"``   :mod:`fastcavi.kernels.reference_spikeslab`   :mod:`fastcavi.kernels.numba_spikeslab`   ``fastcavi._ext._spikeslab``
-================  ==========================================  ============================================  ==============================
+================  ======================================  ======================================  ==============================
+model             reference (``"numpy"``)                 ``"numba"``                             ``"cython"``
+================  ======================================  ======================================  ==============================
+``"lda"``         :mod:`fastcavi.lda.lda_reference`       :mod:`fastcavi.lda.lda_numba`           ``fastcavi._ext._lda``
+``"gmm"``         :mod:`fastcavi.kernels.reference_gmm`   :mod:`fastcavi.kernels.numba_gmm`       ``fastcavi._ext._gmm``
+``"regression"``  :mod:`~.reference_regression`           :mod:`~.numba_regression`               ``fastcavi._ext._regression``
+``"spikeslab"``   :mod:`~.reference_spikeslab`            :mod:`~.numba_spikeslab`                ``fastcavi._ext._spikeslab``
+================  ======================================  ======================================  ==============================
 
 Each reference module lists its kernel names in a tuple ``KERNELS``; the
 numba and cython modules define functions of the same names and signatures.

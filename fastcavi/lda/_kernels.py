@@ -7,7 +7,7 @@ from ..kernels import register_family
 
 register_family(
     "lda",
-    numpy="fastcavi.kernels.reference",
-    numba="fastcavi.kernels.numba_lda",
+    numpy="fastcavi.lda.lda_reference",
+    numba="fastcavi.lda.lda_numba",
     cython="fastcavi._ext._lda",
 )

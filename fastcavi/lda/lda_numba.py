@@ -1,6 +1,6 @@
 """Numba backend of the LDA kernels (``@njit(parallel=True, cache=True)``).
 
-Same contracts as :mod:`fastcavi.kernels.reference`. Documents are split into
+Same contracts as :mod:`fastcavi.lda.lda_reference`. Documents are split into
 contiguous chunks of about equal work (:func:`fastcavi.kernels.doc_chunks`);
 ``prange`` runs over chunks, each chunk allocates its scratch once and loops
 over its documents with no allocation and no Python. Every document writes
@@ -18,9 +18,9 @@ import numba
 import numpy as np
 from numba import prange
 
-from .numba_support import FASTMATH, set_threads
-from .partition import doc_chunks
-from .special import digamma, exp_digamma
+from ..kernels.numba_support import FASTMATH, set_threads
+from ..kernels.partition import doc_chunks
+from ..kernels.special import digamma, exp_digamma
 
 __all__ = ["exp_dirichlet_expectation_T", "lda_e_step", "lda_suff_stats", "set_threads"]
 
@@ -165,7 +165,7 @@ def lda_e_step(
     doc_bound,
     n_threads=1,
 ):
-    """Numba version of :func:`fastcavi.kernels.reference.lda_e_step`.
+    """Numba version of :func:`fastcavi.lda.lda_reference.lda_e_step`.
 
     Same parameters, shapes, dtypes and return value; ``n_threads`` threads.
     """
@@ -213,7 +213,7 @@ def _suff_stats(csc_indptr, csc_docs, csc_perm, ratio, exp_doc_topic, exp_topic_
 def lda_suff_stats(
     csc_indptr, csc_docs, csc_perm, ratio, exp_doc_topic, exp_topic_word, out, n_threads=1
 ):
-    """Numba version of :func:`fastcavi.kernels.reference.lda_suff_stats`.
+    """Numba version of :func:`fastcavi.lda.lda_reference.lda_suff_stats`.
 
     Same parameters and shapes; parallel over words, ``n_threads`` threads.
     """
@@ -262,7 +262,7 @@ def _exp_dirichlet_T(lam, eta, out, compute_bound):
 
 
 def exp_dirichlet_expectation_T(lam, eta, out, compute_bound=True, n_threads=1):
-    """Numba version of :func:`fastcavi.kernels.reference.exp_dirichlet_expectation_T`.
+    """Numba version of :func:`fastcavi.lda.lda_reference.exp_dirichlet_expectation_T`.
 
     Same parameters, shapes and return value; parallel over topics.
     """
