@@ -9,7 +9,7 @@ their family, which registers them here with :func:`register_family`:
 model             reference (``"numpy"``)                 ``"numba"``                             ``"cython"``
 ================  ======================================  ======================================  ==============================
 ``"lda"``         :mod:`fastcavi.lda.lda_reference`       :mod:`fastcavi.lda.lda_numba`           ``fastcavi._ext._lda``
-``"gmm"``         :mod:`fastcavi.kernels.reference_gmm`   :mod:`fastcavi.kernels.numba_gmm`       ``fastcavi._ext._gmm``
+``"gmm"``         :mod:`fastcavi.mixture.gmm_reference`   :mod:`fastcavi.mixture.gmm_numba`       ``fastcavi._ext._gmm``
 ``"regression"``  :mod:`~.reference_regression`           :mod:`~.numba_regression`               ``fastcavi._ext._regression``
 ``"spikeslab"``   :mod:`~.reference_spikeslab`            :mod:`~.numba_spikeslab`                ``fastcavi._ext._spikeslab``
 ================  ======================================  ======================================  ==============================

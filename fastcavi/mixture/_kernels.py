@@ -7,7 +7,7 @@ from ..kernels import register_family
 
 register_family(
     "gmm",
-    numpy="fastcavi.kernels.reference_gmm",
-    numba="fastcavi.kernels.numba_gmm",
+    numpy="fastcavi.mixture.gmm_reference",
+    numba="fastcavi.mixture.gmm_numba",
     cython="fastcavi._ext._gmm",
 )

@@ -19,7 +19,7 @@ The samples are processed in blocks of :data:`BLOCK` rows, so memory is
 O(BLOCK x K) and never N x K x D. Everything is computed in float64 whatever
 the input dtype; per-sample outputs are stored in the input dtype.
 
-The compiled backends (:mod:`fastcavi.kernels.numba_gmm`,
+The compiled backends (:mod:`fastcavi.mixture.gmm_numba`,
 ``fastcavi._ext._gmm``) partition the samples with :func:`chunk_bounds`, a
 partition that depends on n only, accumulate each chunk sequentially into its
 own float64 partials and sum the partials in chunk order, so their results are
