@@ -10,8 +10,8 @@ model             reference (``"numpy"``)                 ``"numba"``           
 ================  ======================================  ======================================  ==============================
 ``"lda"``         :mod:`fastcavi.lda.lda_reference`       :mod:`fastcavi.lda.lda_numba`           ``fastcavi._ext._lda``
 ``"gmm"``         :mod:`fastcavi.mixture.gmm_reference`   :mod:`fastcavi.mixture.gmm_numba`       ``fastcavi._ext._gmm``
-``"regression"``  :mod:`~.reference_regression`           :mod:`~.numba_regression`               ``fastcavi._ext._regression``
-``"spikeslab"``   :mod:`~.reference_spikeslab`            :mod:`~.numba_spikeslab`                ``fastcavi._ext._spikeslab``
+``"regression"``  :mod:`~.regression_reference`           :mod:`~.regression_numba`               ``fastcavi._ext._regression``
+``"spikeslab"``   :mod:`~.spikeslab_reference`            :mod:`~.spikeslab_numba`                ``fastcavi._ext._spikeslab``
 ================  ======================================  ======================================  ==============================
 
 Each reference module lists its kernel names in a tuple ``KERNELS``; the

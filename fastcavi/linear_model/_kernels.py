@@ -13,13 +13,13 @@ from ..kernels import register_family
 
 register_family(
     "regression",
-    numpy="fastcavi.kernels.reference_regression",
-    numba="fastcavi.kernels.numba_regression",
+    numpy="fastcavi.linear_model.regression_reference",
+    numba="fastcavi.linear_model.regression_numba",
     cython="fastcavi._ext._regression",
 )
 register_family(
     "spikeslab",
-    numpy="fastcavi.kernels.reference_spikeslab",
-    numba="fastcavi.kernels.numba_spikeslab",
+    numpy="fastcavi.linear_model.spikeslab_reference",
+    numba="fastcavi.linear_model.spikeslab_numba",
     cython="fastcavi._ext._spikeslab",
 )

@@ -1,6 +1,6 @@
 """NumPy reference of the regression kernels (the "regression" model family).
 
-The readable oracle that :mod:`fastcavi.kernels.numba_regression` and the
+The readable oracle that :mod:`fastcavi.linear_model.regression_numba` and the
 Cython module ``fastcavi._ext._regression`` are tested against. Three kernels
 serve :class:`fastcavi.VBLinearRegression` and
 :class:`fastcavi.VBLogisticRegression`; all of them sweep the rows of a dense
