@@ -40,6 +40,7 @@ FAMILY_PACKAGES = ("fastcavi.lda", "fastcavi.mixture", "fastcavi.linear_model")
 #: imports the new path and the extensions are rebuilt.
 FORWARDED = {
     "fastcavi.kernels.reference_gmm": "fastcavi.mixture.gmm_reference",
+    "fastcavi.kernels.reference_regression": "fastcavi.linear_model.regression_reference",
 }
 
 
