@@ -35,6 +35,9 @@ from fastcavi.kernels import MODELS, available_backends, get_backend, register_f
 FAMILIES = ("lda", "gmm", "regression", "spikeslab")
 #: the family packages, which the registry must not import
 FAMILY_PACKAGES = ("fastcavi.lda", "fastcavi.mixture", "fastcavi.linear_model")
+#: where each family's Python kernels live: <package>.<family>_reference and _numba
+HOMES = {"lda": "fastcavi.lda", "gmm": "fastcavi.mixture",
+         "regression": "fastcavi.linear_model", "spikeslab": "fastcavi.linear_model"}
 #: old paths of moved kernel modules that csrc/ still imports: path -> the module
 #: it forwards. Never add to this; delete an entry (and its module) once csrc/
 #: imports the new path and the extensions are rebuilt.
@@ -71,6 +74,13 @@ def test_the_registry_imports_no_family():
         bad = [m for m in graph[module]
                if any(m == p or m.startswith(p + ".") for p in FAMILY_PACKAGES)]
         assert not bad, f"{module} imports {bad}"
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_each_family_keeps_its_python_kernels_in_its_own_package(family):
+    assert dict(MODELS[family]) == {"numpy": f"{HOMES[family]}.{family}_reference",
+                                    "numba": f"{HOMES[family]}.{family}_numba",
+                                    "cython": f"fastcavi._ext._{family}"}
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -2,17 +2,20 @@
 
 ``get_backend(name, model)`` returns a namespace with the kernel functions of
 one model family, as documented in that family's NumPy reference module (the
-oracle every compiled backend is tested against). The modules live with
-their family, which registers them here with :func:`register_family`:
+oracle every compiled backend is tested against). The Python kernels live in
+their family's package, which registers them here with :func:`register_family`
+(:data:`MODELS` holds the full paths, e.g. ``fastcavi.lda.lda_reference``); the
+``"cython"`` backend of a model ``<m>`` is ``fastcavi._ext._<m>``, compiled from
+``csrc/_<m>.pyx``:
 
-================  ======================================  ======================================  ==============================
-model             reference (``"numpy"``)                 ``"numba"``                             ``"cython"``
-================  ======================================  ======================================  ==============================
-``"lda"``         :mod:`fastcavi.lda.lda_reference`       :mod:`fastcavi.lda.lda_numba`           ``fastcavi._ext._lda``
-``"gmm"``         :mod:`fastcavi.mixture.gmm_reference`   :mod:`fastcavi.mixture.gmm_numba`       ``fastcavi._ext._gmm``
-``"regression"``  :mod:`~.regression_reference`           :mod:`~.regression_numba`               ``fastcavi._ext._regression``
-``"spikeslab"``   :mod:`~.spikeslab_reference`            :mod:`~.spikeslab_numba`                ``fastcavi._ext._spikeslab``
-================  ======================================  ======================================  ==============================
+================  ============================  =========================  =====================
+model             family package                ``"numpy"`` module         ``"numba"`` module
+================  ============================  =========================  =====================
+``"lda"``         :mod:`fastcavi.lda`           ``.lda_reference``         ``.lda_numba``
+``"gmm"``         :mod:`fastcavi.mixture`       ``.gmm_reference``         ``.gmm_numba``
+``"regression"``  :mod:`fastcavi.linear_model`  ``.regression_reference``  ``.regression_numba``
+``"spikeslab"``   :mod:`fastcavi.linear_model`  ``.spikeslab_reference``   ``.spikeslab_numba``
+================  ============================  =========================  =====================
 
 Each reference module lists its kernel names in a tuple ``KERNELS``; the
 numba and cython modules define functions of the same names and signatures.
@@ -47,7 +50,9 @@ re-exported here), :mod:`~fastcavi.kernels.special` (special functions for
 nopython code), :mod:`~fastcavi.kernels.numba_support` (what every family's
 Numba kernels share) and :mod:`~fastcavi.kernels.simd`: the Cython
 extensions' vector variant is chosen at import, by the CPU or the environment
-variable ``FASTCAVI_SIMD``.
+variable ``FASTCAVI_SIMD``. ``reference_gmm`` and ``reference_regression``
+here only forward a few helpers from their families to the compiled
+extensions, which import them by these old paths until ``csrc/`` is changed.
 """
 
 import importlib
