@@ -37,7 +37,7 @@ from sklearn.utils.validation import check_is_fitted
 import fastcavi.linear_model.gaussian as regression_model
 import fastcavi.engine.parallel as parallel_module
 from conftest import assert_state_equal, require_backend, snapshot_state
-from fastcavi.kernels import reference_regression, reference_spikeslab
+from fastcavi.linear_model import regression_reference, spikeslab_reference
 from fastcavi.linear_model import VBLinearRegression, VBLogisticRegression
 from fastcavi.spikeslab import SpikeSlabRegression
 
@@ -208,10 +208,10 @@ def inject(kind, backend, monkeypatch, failure, at=2):
     family = KINDS[kind][1]
     kernels = require_backend(backend, family)
     if family == "regression":
-        name, reference, poison = "jj_step", reference_regression, _nan_jj_step
+        name, reference, poison = "jj_step", regression_reference, _nan_jj_step
     else:
         name = "spikeslab_sweep_csc" if kind == "spikeslab-sparse" else "spikeslab_sweep_dense"
-        reference, poison = reference_spikeslab, _nan_mu
+        reference, poison = spikeslab_reference, _nan_mu
     # the compiled kernels have the reference's signature (arguments bound by its names)
     fault = Faulty(getattr(kernels, name), at, failure, poison,
                    inspect.signature(getattr(reference, name)))
@@ -306,7 +306,7 @@ def test_linear_nan_from_gram_kernel(backend, monkeypatch):
     est, before, preds = fitted("linear", backend)
     kernels = require_backend(backend, "regression")
     fault = Faulty(kernels.weighted_gram, 1, "nan", _nan_gram,
-                   inspect.signature(reference_regression.weighted_gram))
+                   inspect.signature(regression_reference.weighted_gram))
     monkeypatch.setattr(kernels, "weighted_gram", fault)
     with pytest.raises(FloatingPointError, match="the ELBO became nan at pass 1"):
         est.fit(X_NEW, Y_NEW)

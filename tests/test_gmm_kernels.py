@@ -15,7 +15,7 @@ import pytest
 from scipy.special import digamma, logsumexp
 
 from fastcavi.kernels import get_backend
-from fastcavi.kernels.reference_gmm import COV_TYPES, chunk_bounds
+from fastcavi.mixture.gmm_reference import COV_TYPES, chunk_bounds
 
 from conftest import SIMD_VARIANTS, require_backend, simd_module, with_simd
 

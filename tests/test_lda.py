@@ -13,7 +13,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-import fastcavi.kernels.reference as reference
+import fastcavi.lda.lda_reference as reference
 from fastcavi import LatentDirichletAllocation
 from fastcavi.kernels import doc_chunks
 from fastcavi.models.lda import update_dirichlet_prior

@@ -31,7 +31,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from conftest import N_JOBS, assert_state_equal, fitted_state, require_backend, require_threads
-from fastcavi.kernels.reference_regression import row_chunks
+from fastcavi.linear_model.regression_reference import row_chunks
 from fastcavi.linear_model import VBLinearRegression, VBLogisticRegression
 
 BACKENDS = ("numpy", "numba", "cython")

@@ -18,7 +18,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from fastcavi.mixture import bounds as B, natural as N, priors as P, steps as G
 from fastcavi.mixture import BayesianGaussianMixture
-from fastcavi.kernels.reference_gmm import chunk_bounds
+from fastcavi.mixture.gmm_reference import chunk_bounds
 from conftest import N_JOBS, assert_state_equal, fitted_state, require_backend, require_threads
 
 COV_TYPES = ("full", "tied", "diag", "spherical")

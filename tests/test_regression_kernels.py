@@ -12,8 +12,8 @@ from scipy.linalg import solve_triangular
 
 from conftest import FAST_BACKENDS, require_backend
 from fastcavi.kernels import get_backend
-from fastcavi.kernels.reference_regression import (KERNELS, block_rows, jj_lambda,
-                                                   moment_factor, row_chunks)
+from fastcavi.linear_model.regression_reference import (KERNELS, block_rows, jj_lambda,
+                                                          moment_factor, row_chunks)
 
 REF = get_backend("numpy", "regression")
 RTOL = 1e-10

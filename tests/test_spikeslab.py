@@ -27,7 +27,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Ridge
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from fastcavi.kernels import numba_spikeslab
+from fastcavi.linear_model import spikeslab_numba
 from fastcavi.linear_model.spikeslab import SpikeSlabRegression, spikeslab_elbo
 
 from conftest import (FAST_BACKENDS, N_JOBS, assert_state_equal, fitted_state, require_backend,
@@ -307,7 +307,7 @@ def test_threads_are_bit_identical(backend, case):
     require_threads(backend, "spikeslab")
     rng = np.random.default_rng(9)
     if case.startswith("one_point"):
-        assert numba_spikeslab.PARALLEL_MIN_ROWS == 1 << 17
+        assert spikeslab_numba.PARALLEL_MIN_ROWS == 1 << 17
         n, p, kw = (1 << 17) + 1000, 6, dict(prior_logodds=-1.0)  # 130 chunks
     else:
         n, p, kw = 150, 20, {}

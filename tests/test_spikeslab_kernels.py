@@ -160,7 +160,7 @@ def test_empty_order_changes_nothing(name):
 def test_threaded_sweep_is_bit_identical(name, dtype, monkeypatch):
     """The row-chunked threaded sweep gives exactly the serial sweep's bits."""
     backend = require_backend(name, "spikeslab")
-    module = __import__("fastcavi.kernels.numba_spikeslab" if name == "numba"
+    module = __import__("fastcavi.linear_model.spikeslab_numba" if name == "numba"
                         else "fastcavi._ext._spikeslab", fromlist=["x"])
     prob = make_problem(11, 5000, 9, dtype)
     order = np.arange(9, dtype=np.int64)

@@ -1,17 +1,21 @@
-"""Kernel backends: one interface per model, three implementations each.
+"""Kernel backends: one interface per model family, three implementations each.
 
 ``get_backend(name, model)`` returns a namespace with the kernel functions of
 one model family, as documented in that family's NumPy reference module (the
-oracle every compiled backend is tested against):
+oracle every compiled backend is tested against). The Python kernels live in
+their family's package, which registers them here with :func:`register_family`
+(:data:`MODELS` holds the full paths, e.g. ``fastcavi.lda.lda_reference``); the
+``"cython"`` backend of a model ``<m>`` is ``fastcavi._ext._<m>``, compiled from
+``csrc/_<m>.pyx``:
 
-=============  ==================================  ==============================  ======================
-model          reference (``"numpy"``)              ``"numba"``                      ``"cython"``
-=============  ==================================  ==============================  ======================
-``"lda"``      :mod:`fastcavi.kernels.reference`    :mod:`~.numba_lda`               ``fastcavi._ext._lda``
-``"gmm"``      :mod:`fastcavi.kernels.reference_gmm`  :mod:`~.numba_gmm`            ``fastcavi._ext._gmm``
-``"regression"``  :mod:`~.reference_regression`     :mod:`~.numba_regression`        ``fastcavi._ext._regression``
-``"spikeslab"``   :mod:`~.reference_spikeslab`      :mod:`~.numba_spikeslab`         ``fastcavi._ext._spikeslab``
-=============  ==================================  ==============================  ======================
+================  ============================  =========================  =====================
+model             family package                ``"numpy"`` module         ``"numba"`` module
+================  ============================  =========================  =====================
+``"lda"``         :mod:`fastcavi.lda`           ``.lda_reference``         ``.lda_numba``
+``"gmm"``         :mod:`fastcavi.mixture`       ``.gmm_reference``         ``.gmm_numba``
+``"regression"``  :mod:`fastcavi.linear_model`  ``.regression_reference``  ``.regression_numba``
+``"spikeslab"``   :mod:`fastcavi.linear_model`  ``.spikeslab_reference``   ``.spikeslab_numba``
+================  ============================  =========================  =====================
 
 Each reference module lists its kernel names in a tuple ``KERNELS``; the
 numba and cython modules define functions of the same names and signatures.
@@ -29,33 +33,92 @@ Backends: ``"numpy"`` (reference), ``"numba"`` (``@njit(parallel=True)``) and
 item's results into its own slots and reduces in a fixed order, so results
 are bit-identical for a fixed backend whatever the number of threads.
 
-The Cython extensions' vector variant is chosen at import, by the CPU or the
-environment variable ``FASTCAVI_SIMD`` (see :mod:`fastcavi.kernels.simd`).
+Registration. A family registers the *paths* of its three modules, which are
+imported on first use (so fastcavi imports without Numba and without the
+compiled extensions). This package imports no family: the families import it.
+That is enough because Python imports the ``fastcavi`` package before any of
+its submodules, and ``fastcavi/__init__.py`` imports every family package
+(``fastcavi.lda``, ``fastcavi.mixture``, ``fastcavi.linear_model``), each of
+which registers itself in its ``_kernels.py``; so even a fresh
+``from fastcavi.kernels import get_backend`` finds every family. Registering a
+name again with the same modules does nothing (a family package may be
+reloaded); with other modules it is an error, so one name never means two sets
+of kernels.
+
+Beside the registry: :mod:`~fastcavi.kernels.partition` (work partitioning,
+re-exported here), :mod:`~fastcavi.kernels.special` (special functions for
+nopython code), :mod:`~fastcavi.kernels.numba_support` (what every family's
+Numba kernels share) and :mod:`~fastcavi.kernels.simd`: the Cython
+extensions' vector variant is chosen at import, by the CPU or the environment
+variable ``FASTCAVI_SIMD``. ``reference_gmm`` and ``reference_regression``
+here only forward a few helpers from their families to the compiled
+extensions, which import them by these old paths until ``csrc/`` is changed.
 """
 
 import importlib
 import types
 
-import numpy as np
-
 from . import simd
+from .partition import csc_structure, doc_chunks
+
+__all__ = ["BACKENDS", "MODELS", "register_family", "get_backend", "available_backends",
+           "doc_chunks", "csc_structure"]
 
 BACKENDS = ("numpy", "numba", "cython")
-#: model family -> module of each backend
-MODELS = {
-    "lda": {
-        "numpy": "fastcavi.kernels.reference",
-        "numba": "fastcavi.kernels.numba_lda",
-        "cython": "fastcavi._ext._lda",
-    },
-}
-for _model in ("gmm", "regression", "spikeslab"):
-    MODELS[_model] = {
-        "numpy": f"fastcavi.kernels.reference_{_model}",
-        "numba": f"fastcavi.kernels.numba_{_model}",
-        "cython": f"fastcavi._ext._{_model}",
-    }
+_families = {}
+#: model family -> {backend: module path}, in registration order; read-only (see
+#: :func:`register_family`)
+MODELS = types.MappingProxyType(_families)
 _cache = {}
+
+
+def register_family(name, *, numpy, numba, cython):
+    """Register the kernel modules of one model family.
+
+    The modules are named, not imported: :func:`get_backend` imports one the
+    first time it is asked for that backend.
+
+    Parameters
+    ----------
+    name : str
+        The family's name, as passed to :func:`get_backend` (``model=``).
+    numpy : str
+        Dotted path of the NumPy reference module. It defines the tuple
+        ``KERNELS`` of the family's kernel names and a function for each.
+    numba : str
+        Dotted path of the Numba module, defining the same functions.
+    cython : str
+        Dotted path of the compiled extension, defining the same functions.
+
+    Returns
+    -------
+    modules : mapping
+        The read-only ``{backend: module path}`` now in :data:`MODELS`.
+
+    Raises
+    ------
+    TypeError
+        If ``name`` or a module path is not a non-empty string.
+    ValueError
+        If ``name`` is "auto" or a backend's name, or is already registered
+        with other modules (registering the same modules again does nothing).
+    """
+    modules = {"numpy": numpy, "numba": numba, "cython": cython}
+    for what, value in [("name", name), *modules.items()]:
+        if not isinstance(value, str) or not value:
+            raise TypeError(f"{what} must be a non-empty string; got {value!r}")
+    if name == "auto" or name in BACKENDS:
+        raise ValueError(f"{name!r} names a backend, not a model family")
+    known = _families.get(name)
+    if known is not None:
+        if dict(known) != modules:
+            raise ValueError(
+                f"model family {name!r} is already registered with modules {dict(known)}; "
+                f"got {modules}"
+            )
+        return known
+    _families[name] = types.MappingProxyType(modules)
+    return _families[name]
 
 
 def available_backends(model="lda"):
@@ -97,7 +160,7 @@ def get_backend(name="auto", model="lda"):
         "auto" prefers "cython", then "numba", then "numpy".
     model : str, default="lda"
         Model family, a key of :data:`MODELS` ("lda", "gmm", "regression",
-        "spikeslab").
+        "spikeslab", or one added by :func:`register_family`).
 
     Returns
     -------
@@ -114,9 +177,15 @@ def get_backend(name="auto", model="lda"):
     ImportError
         If the requested backend is not available (for example the Cython
         extension was not compiled).
+    AttributeError
+        If the backend's module lacks a kernel that the reference's
+        ``KERNELS`` lists.
     """
     if model not in MODELS:
-        raise ValueError(f"model must be one of {', '.join(map(repr, MODELS))}; got {model!r}")
+        raise ValueError(
+            f"model must be one of {', '.join(map(repr, MODELS))} (the families registered "
+            f"by importing fastcavi, see register_family); got {model!r}"
+        )
     if name in ("auto", "cython"):
         simd.requested()  # an unknown FASTCAVI_SIMD fails here, not inside an extension's import
     if name == "auto":
@@ -132,72 +201,15 @@ def get_backend(name="auto", model="lda"):
         )
     key = (name, model)
     if key not in _cache:
-        functions = importlib.import_module(MODELS[model]["numpy"]).KERNELS
-        module = importlib.import_module(MODELS[model][name])
+        paths = MODELS[model]
+        functions = importlib.import_module(paths["numpy"]).KERNELS
+        module = importlib.import_module(paths[name])
+        missing = [f for f in functions if not hasattr(module, f)]
+        if missing:  # a broken backend is an error, not an unavailable one (ImportError)
+            raise AttributeError(
+                f"{paths[name]} lacks the kernels {missing} that {paths['numpy']}.KERNELS lists"
+            )
         _cache[key] = types.SimpleNamespace(
             name=name, model=model, **{f: getattr(module, f) for f in functions}
         )
     return _cache[key]
-
-
-def doc_chunks(indptr, n_chunks):
-    """Split documents into contiguous chunks of about equal word count.
-
-    Parameters
-    ----------
-    indptr : ndarray of shape (n_docs + 1,)
-        CSR row pointers.
-    n_chunks : int
-        Requested number of chunks (>= 1).
-
-    Returns
-    -------
-    bounds : ndarray of shape (m + 1,), int64
-        Chunk c covers documents ``bounds[c]:bounds[c + 1]``; ``m <= n_chunks``,
-        empty chunks removed. Each chunk holds about ``nnz / n_chunks``
-        non-zeros plus one document's worth of padding.
-    """
-    indptr = np.asarray(indptr, dtype=np.int64)
-    n_docs = indptr.shape[0] - 1
-    if n_docs <= 0:
-        return np.zeros(1, dtype=np.int64)
-    # weight each document by its non-zeros plus a constant for the per-document
-    # work (digamma of K entries), so chunks of short documents stay balanced
-    work = np.diff(indptr) + 4
-    cum = np.concatenate(([0], np.cumsum(work)))
-    targets = np.linspace(0, cum[-1], n_chunks + 1)
-    bounds = np.searchsorted(cum, targets, side="left")
-    bounds[0], bounds[-1] = 0, n_docs
-    return np.unique(bounds).astype(np.int64)
-
-
-def csc_structure(indices, indptr, n_words):
-    """Column structure of a CSR matrix, for fixed-order word reductions.
-
-    Parameters
-    ----------
-    indices : ndarray of shape (nnz,)
-        CSR column indices.
-    indptr : ndarray of shape (n_docs + 1,)
-        CSR row pointers.
-    n_words : int
-        Number of columns.
-
-    Returns
-    -------
-    csc_indptr : ndarray of shape (n_words + 1,), int64
-    csc_docs : ndarray of shape (nnz,), int64
-        Row of each entry in column-major order.
-    csc_perm : ndarray of shape (nnz,), int64
-        Index into the CSR arrays of each entry in column-major order.
-    """
-    indices = np.asarray(indices)
-    n_docs = indptr.shape[0] - 1
-    rows = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(indptr))
-    # stable sort by column keeps rows ascending inside each column
-    csc_perm = np.argsort(indices, kind="stable").astype(np.int64)
-    csc_docs = rows[csc_perm]
-    counts = np.bincount(indices, minlength=n_words)
-    csc_indptr = np.zeros(n_words + 1, dtype=np.int64)
-    np.cumsum(counts, out=csc_indptr[1:])
-    return csc_indptr, csc_docs, csc_perm

@@ -5,12 +5,13 @@
 - :mod:`.model`: :class:`~fastcavi.lda.model.LDAModel`, LDA's local step
   (the E-step), global step and ELBO for :mod:`fastcavi.engine`'s drivers;
 - :mod:`.corpus`: the blocks (a CSR corpus, a minibatch over its own words);
-- :mod:`.prior`: learning the document-topic prior (Minka's Newton step).
-
-The kernels are in :mod:`fastcavi.kernels` (NumPy reference, Numba) and
-``csrc/_lda.pyx`` (Cython).
+- :mod:`.prior`: learning the document-topic prior (Minka's Newton step);
+- :mod:`.lda_reference`, :mod:`.lda_numba`: the kernels' NumPy reference and
+  Numba backend (the Cython one is ``csrc/_lda.pyx``), registered as the
+  family "lda" of :mod:`fastcavi.kernels` by :mod:`._kernels`.
 """
 
+from . import _kernels  # noqa: F401  (registers the kernels)
 from .estimator import LatentDirichletAllocation
 
 __all__ = ["LatentDirichletAllocation"]

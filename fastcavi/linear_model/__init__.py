@@ -14,6 +14,7 @@ Each estimator validates input, builds its engine model
 :func:`fastcavi.engine.run_cavi` and publishes the fit in one transaction.
 """
 
+from . import _kernels  # noqa: F401  (registers the kernels)
 from .spikeslab import SpikeSlabRegression, spikeslab_elbo
 from .vb_linear import VBLinearRegression
 from .vb_logistic import VBLogisticRegression

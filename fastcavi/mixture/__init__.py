@@ -7,9 +7,12 @@
   hyper-parameters, scikit-learn's lower bound and the complete ELBO, the
   natural parameters of the stochastic step, the Student-t predictive.
 
-The fused E-step kernels are in :mod:`fastcavi.kernels` (family ``"gmm"``).
+The fused E-step kernel: :mod:`.gmm_reference` (the NumPy reference) and
+:mod:`.gmm_numba` here, ``csrc/_gmm.pyx`` (Cython); :mod:`._kernels` registers
+them as the family ``"gmm"`` of :mod:`fastcavi.kernels`.
 """
 
+from . import _kernels  # noqa: F401  (registers the kernels)
 from .estimator import BayesianGaussianMixture
 
 __all__ = ["BayesianGaussianMixture"]

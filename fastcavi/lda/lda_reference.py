@@ -1,9 +1,11 @@
-"""NumPy reference implementation of every fastcavi kernel.
+"""NumPy reference of the LDA kernels (the "lda" model family).
 
-These functions are the readable oracle that the Numba and Cython backends are
+These functions are the readable oracle that the Numba backend
+(:mod:`fastcavi.lda.lda_numba`) and the Cython one (``fastcavi._ext._lda``) are
 tested against. They favour clarity over speed: a Python loop over documents,
 NumPy inside. Each function documents the exact contract every backend obeys;
-``fastcavi.kernels`` dispatches to the backend chosen with ``backend=``.
+:func:`fastcavi.kernels.get_backend` dispatches to the backend chosen with
+``backend=``.
 
 Notation follows Hoffman, Blei & Bach (2010), "Online learning for latent
 Dirichlet allocation", NIPS, Algorithm 1/2: ``gamma`` is the variational

@@ -1,16 +1,16 @@
 """Numba backend of the regression kernels (``@njit(parallel=True, cache=True)``).
 
-Same contracts as :mod:`fastcavi.kernels.reference_regression`. Rows are
+Same contracts as :mod:`fastcavi.linear_model.regression_reference`. Rows are
 split into contiguous chunks whose number depends only on (n, p)
-(:func:`~fastcavi.kernels.reference_regression.row_chunks`); ``prange`` runs
+(:func:`~fastcavi.linear_model.regression_reference.row_chunks`); ``prange`` runs
 over chunks, each chunk owns a float64 scratch block of
-:func:`~fastcavi.kernels.reference_regression.block_rows` rows and (for the
+:func:`~fastcavi.linear_model.regression_reference.block_rows` rows and (for the
 Gram) its own partial p x p matrix, and the partial results are added in
 chunk order, so results do not depend on the thread count.
 
 Dense linear algebra on a block is BLAS from SciPy's ``cython_blas``
 (``dsyrk`` for the Gram; ``dtrmm`` with the factor of
-:func:`~fastcavi.kernels.reference_regression.moment_factor` for ``R^-T x~``
+:func:`~fastcavi.linear_model.regression_reference.moment_factor` for ``R^-T x~``
 and ``x~^T mu`` in one product): the function addresses
 are looked up at import and passed to the compiled code as integers, called
 through a small LLVM intrinsic, so the kernels stay cacheable (a ctypes
@@ -27,8 +27,8 @@ from llvmlite import ir
 from numba import prange, types
 from numba.extending import get_cython_function_address, intrinsic
 
-from .numba_lda import set_threads
-from .reference_regression import block_rows, moment_factor, row_chunks
+from ..kernels.numba_support import set_threads
+from .regression_reference import block_rows, moment_factor, row_chunks
 
 __all__ = ["weighted_gram", "predictive_moments", "jj_step", "row_chunks", "set_threads"]
 
@@ -168,7 +168,7 @@ def _reduce_sym(partial, G):
 
 
 def weighted_gram(X, sample_weight, center, intercept, G, n_threads=1):
-    """Numba version of :func:`fastcavi.kernels.reference_regression.weighted_gram`."""
+    """Numba version of :func:`fastcavi.linear_model.regression_reference.weighted_gram`."""
     n = X.shape[0]
     p = G.shape[0]
     bounds = row_chunks(n, p)
@@ -205,7 +205,7 @@ def _moments_chunks(X, center, intercept, F, mean, var, bounds, rows, addr):
 
 
 def predictive_moments(X, center, intercept, R, mu, mean, var, n_threads=1):
-    """Numba version of :func:`fastcavi.kernels.reference_regression.predictive_moments`."""
+    """Numba version of :func:`fastcavi.linear_model.regression_reference.predictive_moments`."""
     n = X.shape[0]
     p = R.shape[0]
     bounds = row_chunks(n, p, with_partials=False)
@@ -258,7 +258,7 @@ def _jj_chunks(X, t, sw, intercept, F, xi, partial, compute_gram, bounds, rows, 
 
 
 def jj_step(X, t, sample_weight, intercept, R, mu, xi, G, compute_gram, n_threads=1):
-    """Numba version of :func:`fastcavi.kernels.reference_regression.jj_step`."""
+    """Numba version of :func:`fastcavi.linear_model.regression_reference.jj_step`."""
     n = X.shape[0]
     p = R.shape[0]
     bounds = row_chunks(n, p, with_partials=bool(compute_gram))

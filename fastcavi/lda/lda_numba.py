@@ -1,6 +1,6 @@
 """Numba backend of the LDA kernels (``@njit(parallel=True, cache=True)``).
 
-Same contracts as :mod:`fastcavi.kernels.reference`. Documents are split into
+Same contracts as :mod:`fastcavi.lda.lda_reference`. Documents are split into
 contiguous chunks of about equal work (:func:`fastcavi.kernels.doc_chunks`);
 ``prange`` runs over chunks, each chunk allocates its scratch once and loops
 over its documents with no allocation and no Python. Every document writes
@@ -8,9 +8,8 @@ only its own rows of ``gamma``, ``exp_doc_topic``, ``doc_bound`` and its own
 slice of ``ratio``, and word statistics are gathered column by column in a
 fixed order, so results do not depend on the thread count or on scheduling.
 
-``FASTMATH`` is the LLVM flag set {"reassoc", "contract", "arcp", "nsz"}: it
-lets the K-long dot products vectorise while keeping NaN/inf semantics (full
-``fastmath=True`` would assume no NaN).
+``FASTMATH`` (:mod:`fastcavi.kernels.numba_support`) lets the K-long dot
+products vectorise while keeping NaN/inf semantics.
 """
 
 import math
@@ -19,38 +18,13 @@ import numba
 import numpy as np
 from numba import prange
 
-from . import doc_chunks
-from .special import digamma, exp_digamma
+from ..kernels.numba_support import FASTMATH, set_threads
+from ..kernels.partition import doc_chunks
+from ..kernels.special import digamma, exp_digamma
 
 __all__ = ["exp_dirichlet_expectation_T", "lda_e_step", "lda_suff_stats", "set_threads"]
 
-FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
 _CHUNKS_PER_THREAD = 8
-
-
-class set_threads:
-    """Context manager running Numba kernels on ``n`` threads, then restoring.
-
-    Parameters
-    ----------
-    n : int
-        Number of threads, clipped to ``[1, numba.config.NUMBA_NUM_THREADS]``
-        (Numba can only lower its thread count below that launch value).
-    """
-
-    def __init__(self, n):
-        self.n = max(1, min(int(n), numba.config.NUMBA_NUM_THREADS))
-
-    def __enter__(self):
-        self._old = numba.get_num_threads()
-        numba.set_num_threads(self.n)
-        self._old_chunk = numba.set_parallel_chunksize(1)  # dynamic, chunk by chunk
-        return self
-
-    def __exit__(self, *exc):
-        numba.set_parallel_chunksize(self._old_chunk)
-        numba.set_num_threads(self._old)
-        return False
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -191,7 +165,7 @@ def lda_e_step(
     doc_bound,
     n_threads=1,
 ):
-    """Numba version of :func:`fastcavi.kernels.reference.lda_e_step`.
+    """Numba version of :func:`fastcavi.lda.lda_reference.lda_e_step`.
 
     Same parameters, shapes, dtypes and return value; ``n_threads`` threads.
     """
@@ -239,7 +213,7 @@ def _suff_stats(csc_indptr, csc_docs, csc_perm, ratio, exp_doc_topic, exp_topic_
 def lda_suff_stats(
     csc_indptr, csc_docs, csc_perm, ratio, exp_doc_topic, exp_topic_word, out, n_threads=1
 ):
-    """Numba version of :func:`fastcavi.kernels.reference.lda_suff_stats`.
+    """Numba version of :func:`fastcavi.lda.lda_reference.lda_suff_stats`.
 
     Same parameters and shapes; parallel over words, ``n_threads`` threads.
     """
@@ -288,7 +262,7 @@ def _exp_dirichlet_T(lam, eta, out, compute_bound):
 
 
 def exp_dirichlet_expectation_T(lam, eta, out, compute_bound=True, n_threads=1):
-    """Numba version of :func:`fastcavi.kernels.reference.exp_dirichlet_expectation_T`.
+    """Numba version of :func:`fastcavi.lda.lda_reference.exp_dirichlet_expectation_T`.
 
     Same parameters, shapes and return value; parallel over topics.
     """

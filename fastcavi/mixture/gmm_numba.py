@@ -1,7 +1,7 @@
 """Numba backend of the Gaussian-mixture kernel (``@njit(parallel=True, cache=True)``).
 
-Same contract as :func:`fastcavi.kernels.reference_gmm.gmm_e_step`. The
-samples are split by :func:`~fastcavi.kernels.reference_gmm.chunk_bounds` (a
+Same contract as :func:`fastcavi.mixture.gmm_reference.gmm_e_step`. The
+samples are split by :func:`~fastcavi.mixture.gmm_reference.chunk_bounds` (a
 partition that depends on n only); ``prange`` runs over the chunks, each
 chunk allocates its scratch once and walks its rows in blocks of
 :data:`BLOCK`, accumulating into its own float64 partials, which are summed in
@@ -34,7 +34,7 @@ component k:
   summation order) could otherwise depend on where the scratch arrays lie --
   observed as 1-ulp differences between processes before this rule.
 
-``FASTMATH`` is the flag set of :mod:`fastcavi.kernels.numba_lda`
+``FASTMATH`` is the flag set of :mod:`fastcavi.kernels.numba_support`
 ({"reassoc", "contract", "arcp", "nsz"}): reductions vectorise and FMAs are
 used, while NaN/inf keep their IEEE meaning.
 """
@@ -45,8 +45,8 @@ import numba
 import numpy as np
 from numba import prange
 
-from .numba_lda import FASTMATH, set_threads
-from .reference_gmm import chunk_bounds
+from ..kernels.numba_support import FASTMATH, set_threads
+from .gmm_reference import chunk_bounds
 
 __all__ = ["gmm_e_step", "set_threads", "BLOCK"]
 
@@ -460,7 +460,7 @@ _KERNELS = (_kernel_full, _kernel_tied, _kernel_diag, _kernel_spherical)
 
 def gmm_e_step(X, sample_weight, means, prec_chol, log_bias, cov_type, nk, sx, sxx,
                log_resp, log_norm, compute_stats, n_threads=1):
-    """Numba version of :func:`fastcavi.kernels.reference_gmm.gmm_e_step`.
+    """Numba version of :func:`fastcavi.mixture.gmm_reference.gmm_e_step`.
 
     Same parameters, shapes, dtypes and return value; ``n_threads`` threads
     over a static partition of the samples (results do not depend on it).

@@ -1,6 +1,6 @@
 """Numba backend of the spike-and-slab kernels (``@njit(nogil=True, cache=True)``).
 
-Same contracts as :mod:`fastcavi.kernels.reference_spikeslab`. The coordinate
+Same contracts as :mod:`fastcavi.linear_model.spikeslab_reference`. The coordinate
 sweep is sequential by nature (each update reads ``Xr`` as left by the one
 before), so its parallelism lives elsewhere:
 
@@ -26,8 +26,8 @@ import numba
 import numpy as np
 from numba import prange
 
-from .numba_lda import FASTMATH, set_threads
-from .reference_spikeslab import CHUNK
+from ..kernels.numba_support import FASTMATH, set_threads
+from .spikeslab_reference import CHUNK
 
 __all__ = ["spikeslab_sweep_dense", "spikeslab_sweep_csc", "PARALLEL_MIN_ROWS"]
 
@@ -112,7 +112,7 @@ def _sweep_dense_parallel(XT, xy, d, sigma2, sa, logodds, alpha, mu, s, Xr, orde
 
 
 def spikeslab_sweep_dense(X, xy, d, sigma2, sa, logodds, alpha, mu, s, Xr, order, n_threads=1):
-    """Numba version of :func:`fastcavi.kernels.reference_spikeslab.spikeslab_sweep_dense`.
+    """Numba version of :func:`fastcavi.linear_model.spikeslab_reference.spikeslab_sweep_dense`.
 
     Same parameters and contract; X must be Fortran-ordered (its transpose is
     passed on as a C-ordered array of rows).
@@ -157,7 +157,7 @@ def _sweep_csc(data, indices, indptr, xm, wsum, xy, d, sigma2, sa, logodds, alph
 
 def spikeslab_sweep_csc(data, indices, indptr, xm, wsum, xy, d, sigma2, sa, logodds, alpha, mu,
                         s, Xr, xr_sum, order, n_threads=1):
-    """Numba version of :func:`fastcavi.kernels.reference_spikeslab.spikeslab_sweep_csc`.
+    """Numba version of :func:`fastcavi.linear_model.spikeslab_reference.spikeslab_sweep_csc`.
 
     Same parameters and contract; serial (``n_threads`` is ignored: a sparse
     column is too short to share among threads), GIL released.

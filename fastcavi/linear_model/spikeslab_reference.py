@@ -45,7 +45,7 @@ Every floating-point quantity but X itself is float64 (``xy``, ``d``,
 ``alpha``, ``mu``, ``s``, ``Xr``); float32 X is read as float32 and promoted
 in each product, so float32 only halves the memory traffic of X.
 
-The compiled backends (:mod:`fastcavi.kernels.numba_spikeslab`,
+The compiled backends (:mod:`fastcavi.linear_model.spikeslab_numba`,
 ``fastcavi._ext._spikeslab``) form each inner product over fixed row chunks of
 :data:`CHUNK` rows (Cython: 16 partial sums per chunk; Numba: LLVM's
 vectorised order), then add the chunk sums in order; when ``n_threads > 1``
