@@ -114,11 +114,12 @@ def test_map_threads_keeps_item_order_and_reports_each_fit(workers):
     contract = TestSpikeSlabDenseContract()
     done = []
 
-    def fit(logodds, cancel):
-        contract.point = (None, None, logodds)
-        model = contract.make_model("numpy", 1)
-        return run_cavi(model, contract.data(), model.initial_state(), max_iter=30,
-                        cancel=cancel)
+    prob = contract.problem()
+
+    def fit(logodds, cancel):  # (threads share nothing but the read-only problem)
+        model = SpikeSlabModel(require_backend("numpy", "spikeslab"), 1, prob, initial_q(prob),
+                               (None, None, logodds), 10.0, 1.0)
+        return run_cavi(model, [prob], model.initial_state(), max_iter=30, cancel=cancel)
 
     items = [-3.0, -2.0, -1.0]
     results = map_threads(fit, items, workers, on_done=lambda i, r: done.append(i))

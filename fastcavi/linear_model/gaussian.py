@@ -3,7 +3,7 @@
 :class:`LinearModel` is :class:`fastcavi.engine.Model` for the variational
 linear model: the estimator (:mod:`fastcavi.linear_model.vb_linear`) validates
 input, builds it and runs :func:`fastcavi.engine.run_cavi`. The Gram kernel is
-the "regression" family's (:mod:`fastcavi.kernels.reference_regression`); the
+the "regression" family's (:mod:`fastcavi.linear_model.regression_reference`); the
 logistic model is :mod:`fastcavi.linear_model.jaakkola`.
 
 Notation (Drugowitsch 2013, "Variational Bayesian inference for linear and

@@ -7,7 +7,7 @@ and its accuracy in genetic association studies", *Bayesian Analysis* 7(1),
 design formed once for every grid point, :class:`SpikeSlabModel` one grid
 point's steps for :func:`fastcavi.engine.run_cavi`, :func:`spikeslab_elbo`
 its complete ELBO. The sweep is the "spikeslab" kernel family's
-(:mod:`fastcavi.kernels.reference_spikeslab`).
+(:mod:`fastcavi.linear_model.spikeslab_reference`).
 """
 
 import numpy as np
@@ -93,7 +93,7 @@ class Problem:
     Dense: ``X`` is ``sqrt(w) * (X - xm)`` in Fortran order (dtype of the
     data). Sparse: ``data, indices, indptr`` of the CSC matrix ``sqrt(w) * X``
     with the centring ``- xm v`` left implicit (see
-    :mod:`fastcavi.kernels.reference_spikeslab`). ``y`` is ``sqrt(w) (y - ym)``.
+    :mod:`fastcavi.linear_model.spikeslab_reference`). ``y`` is ``sqrt(w) (y - ym)``.
     """
 
     def __init__(self, X, y, sample_weight, fit_intercept):

@@ -1,7 +1,7 @@
 """VB linear regression (Normal-Gamma q(w, tau), Gamma q(alpha); Bishop PRML 10.3, Drugowitsch 2013).
 
 The maths is in :mod:`fastcavi.linear_model.gaussian`; the Gram and predictive
-kernels are the "regression" family's (:mod:`fastcavi.kernels.reference_regression`).
+kernels are the "regression" family's (:mod:`fastcavi.linear_model.regression_reference`).
 """
 
 import numbers

@@ -1,7 +1,7 @@
 """VB logistic regression (Jaakkola-Jordan bound; Bishop PRML 10.6, Drugowitsch 2013, section 3).
 
 The maths is in :mod:`fastcavi.linear_model.gaussian`; the fused row sweep is
-the "regression" family's ``jj_step`` (:mod:`fastcavi.kernels.reference_regression`).
+the "regression" family's ``jj_step`` (:mod:`fastcavi.linear_model.regression_reference`).
 """
 
 import numbers
