@@ -36,38 +36,14 @@ from fastcavi.linear_model import VBLinearRegression, VBLogisticRegression
 
 BACKENDS = ("numpy", "numba", "cython")
 
-# Why scikit-learn's weight-equivalence checks fail (measured with scikit-learn 1.9.1):
-# _check_sample_weight_equivalence fits X = rand(15, 30) with integer targets
-# randint(0, 3) and weights randint(0, 5), i.e. 9 rows with positive weight
-# (sum 27), against the rows repeated (27 rows). Both have fewer rows than the
-# 30 features, so solver="auto" takes the dual (Woodbury) path for both, and
-# the fit interpolates the targets: alpha_ = E[tau] ~ 9e6, lambda_ ~ 3.6e-7.
-# In the Woodbury form the mean is m = u - A^-1 B^T K^-1 B u with
-# |u| = |X^T y / lambda| ~ 1e7 while |m| ~ 0.6, and b_N - b0 = (y^T y - m^T X^T y) / 2
-# ~ 5e-7 is a difference of two numbers ~12.5: each loses ~7 digits, so the
-# weighted and the repeated fit (different rows, different rounding) differ
-# by ~1% in alpha_ and by ~1e-8 in their predictions. The check compares
-# predict(X) with assert_allclose(rtol=1e-7, atol=1e-9); one training row has
-# target 0 and is predicted at ~1.5e-7, where the bound is ~1e-9: off by
-# 1.2e-8 (dense) and 1.6e-8 (sparse). With solver="primal" both checks pass.
-# Sample weights are tested on well-conditioned data by
-# test_integer_weights_are_repeated_rows below.
-_SW_REASON = ("interpolating fit (9 weighted / 27 repeated rows < 30 features) on the "
-              "dual (Woodbury) path, which loses ~7 digits to cancellation: the prediction at a "
-              "target of 0 (~1.5e-7) differs by ~1e-8, above the check's atol of 1e-9")
-EXPECTED_FAILED = {
-    "check_sample_weight_equivalence_on_dense_data": _SW_REASON,
-    "check_sample_weight_equivalence_on_sparse_data": _SW_REASON,
-}
+# Every scikit-learn estimator check passes. The hardest, _check_sample_weight_equivalence, fits X = rand(15, 30) with 9 rows of
+# positive weight against the rows repeated: both take the dual (Woodbury) path and
+# interpolate (alpha_ ~ 9e6, lambda_ ~ 3.6e-7). It passes because the dual path forms
+# m = A^-1 B^T K^-1 z and y^T y - m^T X^T y = z^T K^-1 z directly, free of the
+# cancellation of u - A^-1 B^T K^-1 B u (|u| ~ 1e7 for |m| ~ 0.6) that lost ~7 digits.
 
 
-def _expected_failed(est):
-    return EXPECTED_FAILED if isinstance(est, VBLinearRegression) else {}
-
-
-# strict: a check that starts passing must lose its xfail (and its reason)
-@parametrize_with_checks([VBLinearRegression(), VBLogisticRegression()],
-                         expected_failed_checks=_expected_failed, xfail_strict=True)
+@parametrize_with_checks([VBLinearRegression(), VBLogisticRegression()])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 

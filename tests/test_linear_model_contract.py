@@ -126,12 +126,14 @@ class TestLogisticArdNoInterceptContract(LogisticContract):
 
 
 # ------------------------------------------------------------------ beside the contract
-def test_stacked_rows_are_the_gram_they_stand_for():
+def test_stacked_rows_are_the_moments_they_stand_for():
     X, y, w = regression_data()
-    parts = [StackedRows(b.X * np.sqrt(b.w)[:, None]) for b in blocks_of(X, y, w)]
+    parts = [StackedRows(b.X * np.sqrt(b.w)[:, None], b.y * np.sqrt(b.w))
+             for b in blocks_of(X, y, w)]
     whole = parts[0] + parts[1] + parts[2]
-    assert whole.B.shape == X.shape
-    np.testing.assert_allclose(np.asarray(whole), (X * w[:, None]).T @ X, rtol=1e-12)
+    assert whole.B.shape == X.shape and whole.z.shape == y.shape
+    want = np.concatenate([((X * w[:, None]).T @ X).ravel(), X.T @ (w * y), [y @ (w * y)]])
+    np.testing.assert_allclose(np.asarray(whole), want, rtol=1e-12)
     np.testing.assert_allclose(np.asarray(whole * 4.0), 4.0 * np.asarray(whole), rtol=1e-14)
 
 

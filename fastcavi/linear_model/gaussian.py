@@ -136,6 +136,8 @@ class LinearStats:
         Xc^T S Xc (primal path, d <= n).
     B : ndarray of shape (n, d) or None
         S^1/2 Xc with zero-weight rows dropped (dual path, n < d).
+    z : ndarray of shape (n,) or None
+        S^1/2 yc on the same rows (dual path).
     Xty : ndarray of shape (d,)
         Xc^T S yc.
     yty : float
@@ -222,36 +224,45 @@ def weighted_means(X, y, sw):
 
 
 class StackedRows:
-    """The rows B = S^1/2 (X - shift) of blocks, for the dual (Woodbury) path.
+    """The rows B = S^1/2 (X - shift) and z = S^1/2 (y - y_shift) of blocks (dual path).
 
     Additive in the sense of :class:`fastcavi.engine.Stats`: the union of two
-    blocks stacks their rows; scaling the weights by c scales B by sqrt(c);
-    as an array it is the Gram matrix B^T B the rows stand for (so two
-    partitions of the same rows compare equal).
+    blocks stacks their rows; scaling the weights by c scales B and z by
+    sqrt(c); as an array it is the moments the rows stand for, B^T B
+    (flattened), B^T z and z^T z (so two partitions of the same rows compare
+    equal).
 
     Parameters
     ----------
     B : ndarray of shape (m, d), float64
+    z : ndarray of shape (m,), float64
     """
 
-    __slots__ = ("B",)
+    __slots__ = ("B", "z")
 
-    def __init__(self, B):
-        self.B = B
+    def __init__(self, B, z):
+        self.B, self.z = B, z
 
     def __add__(self, other):
-        return StackedRows(np.vstack([self.B, other.B]))
+        return StackedRows(np.vstack([self.B, other.B]), np.concatenate([self.z, other.z]))
 
     def __mul__(self, c):
-        return StackedRows(self.B * np.sqrt(c))
+        r = np.sqrt(c)
+        return StackedRows(self.B * r, self.z * r)
 
     def __array__(self, dtype=None, copy=None):
-        gram = self.B.T @ self.B
-        return gram if dtype is None else gram.astype(dtype)
+        B, z = self.B, self.z
+        moments = np.concatenate([(B.T @ B).ravel(), B.T @ z, [z @ z]])
+        return moments if dtype is None else moments.astype(dtype)
 
 
 class _Solve:
-    """q(w | tau) for a given diagonal prior precision a: m, log|P|, diag(V), m^T G m."""
+    """q(w | tau) for a given diagonal prior precision a.
+
+    Attributes: m, log|P| (``logdet_P``), diag(V), tr(V G), ``yPy`` =
+    y^T y - m^T X^T y (what q(tau) reads) and ``sse`` = ||y - X m||^2 (weighted,
+    centred), the last two in a form free of cancellation on the dual path.
+    """
 
     def __init__(self, st, a):
         self.a = a
@@ -267,22 +278,26 @@ class _Solve:
             self.Rinv = Rinv
             self.diag_V = np.einsum("ij,ij->i", Rinv, Rinv)
             Gm = st.G @ self.m
-            self.mGm = float(self.m @ Gm)
         else:
             B = st.B
             BA = B / a
             K = BA @ B.T
             K[np.diag_indices(K.shape[0])] += 1.0
             L = sla.cholesky(K, lower=True, check_finite=False)
-            u = st.Xty / a
-            self.m = u - sla.cho_solve((L, True), B @ u, check_finite=False) @ BA
+            # push-through form m = A^-1 B^T K^-1 z (not A^-1 X^T y minus its correction,
+            # which cancels ~7 digits on an interpolating fit)
+            Kz = sla.cho_solve((L, True), st.z, check_finite=False)
+            self.m = Kz @ BA
             self.logdet_P = float(np.sum(np.log(a))) + 2.0 * float(np.sum(np.log(np.diag(L))))
             W = sla.solve_triangular(L, BA, lower=True, check_finite=False)
             self.W = W
             self.diag_V = 1.0 / a - np.einsum("ij,ij->j", W, W)
-            Bm = B @ self.m
-            self.mGm = float(Bm @ Bm)
-        self.mXty = float(self.m @ st.Xty)
+            # y^T y - m^T X^T y = z^T K^-1 z, and the residual z - B m = K^-1 z
+            self.yPy = float(st.z @ Kz)
+            self.sse = float(Kz @ Kz)
+        if not st.dual:
+            self.yPy = st.yty - float(self.m @ st.Xty)
+            self.sse = st.yty - 2.0 * float(self.m @ st.Xty) + float(self.m @ Gm)
         # tr(V G) = tr(V (P - A)) = d - sum a_i V_ii
         self.trVG = float(d - np.sum(a * self.diag_V))
 
@@ -323,7 +338,7 @@ def linear_elbo(st, sol, an, bn, a0, b0, e_alpha, elog_alpha, alpha_terms):
     e_tau = an / bn
     elog_tau = digamma(an) - np.log(bn)
     m = sol.m
-    sse = st.yty - 2.0 * sol.mXty + sol.mGm
+    sse = sol.sse
     lik = 0.5 * st.n_eff * (elog_tau - _LOG_2PI) - 0.5 * (e_tau * sse + sol.trVG) + st.const
     prior_w = (-0.5 * d * _LOG_2PI + 0.5 * d * elog_tau + 0.5 * float(np.sum(elog_alpha))
                - 0.5 * float(np.sum(e_alpha * (e_tau * m * m + sol.diag_V))))
@@ -470,7 +485,8 @@ class LinearModel:
             keep = np.flatnonzero(sw > 0)
             Xk = X[keep]
             Xk = Xk.toarray() if sp.issparse(Xk) else np.asarray(Xk, dtype=np.float64)
-            gram = StackedRows((Xk - c) * np.sqrt(sw[keep])[:, None])
+            v = np.sqrt(sw[keep])
+            gram = StackedRows((Xk - c) * v[:, None], v * yc[keep])
         elif sp.issparse(X):
             # sum s (x - c)(x - c)^T = X^T S X - sx c^T - c sx^T - S c c^T
             Xs = X.multiply(sw[:, None]).tocsr()
@@ -509,9 +525,9 @@ class LinearModel:
         S = float(stats["S"])
         sx, sy = stats["sx"], float(stats["sy"])
         gram, xty, yty = stats["gram"], stats["xty"], float(stats["yty"])
-        G = B = None
+        G = B = z = None
         if isinstance(gram, StackedRows):
-            B = gram.B
+            B, z = gram.B, gram.z
         elif self.fit_intercept:
             G = gram - np.outer(sx, sx) / S
         else:
@@ -519,7 +535,7 @@ class LinearModel:
         if self.fit_intercept:
             xty = xty - sx * (sy / S)
             yty = yty - sy * sy / S
-        st = LinearStats(d=xty.shape[0], G=G, B=B, Xty=xty, yty=yty, S=S,
+        st = LinearStats(d=xty.shape[0], G=G, B=B, z=z, Xty=xty, yty=yty, S=S,
                          n_eff=S - 1.0 if self.fit_intercept else S,
                          const=-0.5 * np.log(S) if self.fit_intercept else 0.0,
                          x_mean=self.x_shift + sx / S if self.fit_intercept else self.x_shift,
@@ -553,7 +569,7 @@ class LinearModel:
         a0, b0, c0, d0 = self.a0, self.b0, self.c0, self.d0
         sol = _Solve(st, g.e_alpha)
         an = a0 + 0.5 * st.n_eff
-        bn = b0 + 0.5 * (st.yty - sol.mXty)
+        bn = b0 + 0.5 * sol.yPy
         bn = max(bn, b0) if b0 > 0 else max(bn, np.finfo(float).tiny)
         if not self.learn_alpha:
             return LinearState(g.e_alpha, g.elog_alpha, 0.0, g.cn, None, sol, an, bn)
