@@ -75,8 +75,9 @@ class FitResult:
     g : object
         Global state after the last pass.
     g_prev : object
-        Global state before the last pass (the state whose ELBO was evaluated,
-        for models that evaluate it before their global step).
+        Global state before the last pass's global step. (A model with
+        ``elbo_before_step`` has ``g`` itself evaluated last: see
+        :func:`_run_evaluate_first`.)
     n_iter : int
         Passes counted (a pass a rule stops with STOP_UNCOUNTED is not).
     converged : bool
