@@ -27,21 +27,11 @@ from fastcavi.kernels.reference_regression import block_rows, moment_factor, row
 
 __all__ = ["weighted_gram", "predictive_moments", "jj_step", "OPENMP_ENABLED"]
 
-cdef extern from * nogil:
-    """
-    #ifndef FASTCAVI_OPENMP
-    #define FASTCAVI_OPENMP 0
-    #endif
-    #if FASTCAVI_OPENMP && defined(_OPENMP)
-    #define FC_REG_OPENMP_ENABLED 1
-    #else
-    #define FC_REG_OPENMP_ENABLED 0
-    #endif
-    """
-    int FC_REG_OPENMP_ENABLED
+cdef extern from "fc_cpu.h":
+    int FC_OPENMP_ENABLED
 
 #: True when the extension was compiled with OpenMP (else prange runs serially)
-OPENMP_ENABLED = bool(FC_REG_OPENMP_ENABLED)
+OPENMP_ENABLED = bool(FC_OPENMP_ENABLED)
 
 ctypedef fused floating:
     float

@@ -106,7 +106,7 @@ def assert_state_equal(before, after, path="vars()"):
 SIMD_VARIANTS = {
     "lda": {"scalar": (), "generic": (), "avx2": ("avx2",),
             "avx512": ("avx2", "avx512f", "avx512dq")},
-    "gmm": {"generic": (), "avx2": ("avx2",), "avx512": ("avx512f",)},
+    "gmm": {"generic": (), "avx2": ("avx2",), "avx512": ("avx2", "avx512f", "avx512dq")},
     "spikeslab": {"generic": (), "avx2": ("avx2",)},
 }
 
