@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "fc_cpu.h"
+#include "fc_vec.h"
 
 #define FC_B 128   /* rows per block */
 #define FC_L 8     /* lanes of the vector type */
@@ -27,6 +28,9 @@
 #define FC_INLINE static inline __attribute__((always_inline))
 typedef double fc_vd __attribute__((vector_size(64), aligned(8)));
 typedef long long fc_vi __attribute__((vector_size(64), aligned(8)));
+/* select and exp of fc_vec.h on fc_vd, inlined into each variant; the
+   E-step's exp is fc_vexp_flush_g8 (arguments <= 0, exactly 0 below -708) */
+FC_DEFINE_VMATH(fc_vd, fc_vi, fc_v8f, 8, __attribute__((always_inline)), _g8)
 #endif
 
 typedef struct {
@@ -44,44 +48,6 @@ typedef struct {
 FC_INLINE fc_vd fc_splat(double v) { fc_vd r = {v, v, v, v, v, v, v, v}; return r; }
 FC_INLINE fc_vd fc_ld(const double *p) { return *(const fc_vd *)p; }
 FC_INLINE void fc_st(double *p, fc_vd v) { *(fc_vd *)p = v; }
-FC_INLINE fc_vd fc_select(fc_vi mask, fc_vd a, fc_vd b) {
-    return (fc_vd)(((fc_vi)a & mask) | ((fc_vi)b & ~mask)); }
-/* fixed-order horizontal sum */
-FC_INLINE double fc_hsum(fc_vd v) {
-    return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7])); }
-
-/* exp(x) for x <= 0: Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2,
-   exp(r) by its degree-13 Taylor polynomial (truncation < 2e-17), 2^n from
-   its bits. Exactly 0 below -708 (the result would be < 3.3e-308); NaN
-   propagates through the polynomial. */
-FC_INLINE fc_vd fc_vexp(fc_vd x) {
-    const fc_vd shifter = fc_splat(6755399441055744.0); /* 1.5 * 2^52 */
-    fc_vi under = x < fc_splat(-708.0);
-    fc_vd xc = fc_select(under, fc_splat(-708.0), x);
-    fc_vd kd = xc * fc_splat(1.4426950408889634) + shifter;
-    fc_vd nf = kd - shifter;          /* round(x / ln2), exact */
-    fc_vi ni = (fc_vi)kd - (fc_vi)shifter;
-    fc_vd r = (xc - nf * fc_splat(0.693145751953125))
-              - nf * fc_splat(1.42860682030941723212e-6);
-    fc_vd p = fc_splat(1.0 / 6227020800.0);
-    p = p * r + fc_splat(1.0 / 479001600.0);
-    p = p * r + fc_splat(1.0 / 39916800.0);
-    p = p * r + fc_splat(1.0 / 3628800.0);
-    p = p * r + fc_splat(1.0 / 362880.0);
-    p = p * r + fc_splat(1.0 / 40320.0);
-    p = p * r + fc_splat(1.0 / 5040.0);
-    p = p * r + fc_splat(1.0 / 720.0);
-    p = p * r + fc_splat(1.0 / 120.0);
-    p = p * r + fc_splat(1.0 / 24.0);
-    p = p * r + fc_splat(1.0 / 6.0);
-    p = p * r + fc_splat(0.5);
-    p = p * r + fc_splat(1.0);
-    p = p * r + fc_splat(1.0);
-    fc_vd scale = (fc_vd)((ni + 1023) << 52);
-    fc_vd res = p * scale;
-    return (fc_vd)((fc_vi)res & ~under);
-}
-
 /* q[s] = || DT[:, s]^T U ||^2, U a zero-padded (d, dp) upper triangle */
 FC_INLINE void fc_maha_tri(const double *DT, const double *U, int d, int dp, int nbp,
                            double *q) {
@@ -128,11 +94,11 @@ FC_INLINE void fc_scatter_tri(const double *WD, const double *DT, int d, int dp,
                 c10 += x1 * y0; c11 += x1 * y1; c12 += x1 * y2; c13 += x1 * y3;
             }
             double *o = out + (size_t)a * dp + b;
-            o[0] += fc_hsum(c00); o[1] += fc_hsum(c01);
-            o[2] += fc_hsum(c02); o[3] += fc_hsum(c03);
+            o[0] += FC_HSUM8(c00); o[1] += FC_HSUM8(c01);
+            o[2] += FC_HSUM8(c02); o[3] += FC_HSUM8(c03);
             o += dp;
-            o[0] += fc_hsum(c10); o[1] += fc_hsum(c11);
-            o[2] += fc_hsum(c12); o[3] += fc_hsum(c13);
+            o[0] += FC_HSUM8(c10); o[1] += FC_HSUM8(c11);
+            o[2] += FC_HSUM8(c12); o[3] += FC_HSUM8(c13);
         }
     }
 }
@@ -215,11 +181,11 @@ FC_INLINE int fc_gmm_chunk_body(const fc_gmm_t *A, int64_t first, int64_t last,
             fc_vd m = fc_ld(LR + s);
             for (int k = 1; k < K; k++) {
                 fc_vd v = fc_ld(LR + (size_t)k * FC_B + s);
-                m = fc_select(v > m, v, m);
+                m = fc_vsel_g8(v > m, v, m);
             }
             fc_vd t = fc_splat(0.0);
             for (int k = 0; k < K; k++) {
-                fc_vd e = fc_vexp(fc_ld(LR + (size_t)k * FC_B + s) - m);
+                fc_vd e = fc_vexp_flush_g8(fc_ld(LR + (size_t)k * FC_B + s) - m);
                 fc_st(E + (size_t)k * FC_B + s, e);
                 t += e;
             }
@@ -259,14 +225,14 @@ FC_INLINE int fc_gmm_chunk_body(const fc_gmm_t *A, int64_t first, int64_t last,
                 fc_st(p, w * r);
             }
         }
-        s_ent += fc_hsum(ent);
+        s_ent += FC_HSUM8(ent);
         if (!A->stats) continue;
         for (int k = 0; k < K; k++) {
             const double *R = LR + (size_t)k * FC_B;
             const double *m = A->means + (size_t)k * d;
             fc_vd acc = fc_splat(0.0);
             for (int s = 0; s < nbp; s += FC_L) acc += fc_ld(R + s);
-            nk[k] += fc_hsum(acc);
+            nk[k] += FC_HSUM8(acc);
             if (kind == 0) {
                 for (int j = 0; j < d; j++) {
                     fc_vd mj = fc_splat(m[j]);
@@ -278,7 +244,7 @@ FC_INLINE int fc_gmm_chunk_body(const fc_gmm_t *A, int64_t first, int64_t last,
                         fc_st(WD + (size_t)j * FC_B + s, wt);
                         a1 += wt;
                     }
-                    sx[(size_t)k * d + j] += fc_hsum(a1);
+                    sx[(size_t)k * d + j] += FC_HSUM8(a1);
                 }
                 fc_scatter_tri(WD, DT, d, dp, nbp, sxx + (size_t)k * dp * dp);
             } else {
@@ -292,9 +258,9 @@ FC_INLINE int fc_gmm_chunk_body(const fc_gmm_t *A, int64_t first, int64_t last,
                         a1 += wt;
                         a2 += wt * t;
                     }
-                    sx[(size_t)k * d + j] += fc_hsum(a1);
-                    if (kind == 2) sxx[(size_t)k * d + j] += fc_hsum(a2);
-                    else if (kind == 3) a2tot += fc_hsum(a2);
+                    sx[(size_t)k * d + j] += FC_HSUM8(a1);
+                    if (kind == 2) sxx[(size_t)k * d + j] += FC_HSUM8(a2);
+                    else if (kind == 3) a2tot += FC_HSUM8(a2);
                 }
                 if (kind == 3) sxx[k] += a2tot;
             }

@@ -30,34 +30,27 @@
 #define fc_vedir_d_scalar NULL
 
 #if FC_GNU_VECTORS
-FC_DEFINE_VMATH(fc_v2d, fc_v2l, fc_v2f, 2, , _generic)
-FC_DEFINE_VLOG(fc_v2d, fc_v2l, 2, , _generic)
-FC_DEFINE_VSPECIAL(fc_v2d, fc_v2l, 2, , _generic)
-FC_DEFINE_VMATHF(fc_v4f, fc_v4i, 4, , _generic)
-FC_DEFINE_VSPECIALF(fc_v4f, 4, , _generic)
-FC_DEFINE_SIMD(float, f, fc_v4f, 4, , _generic, FC_RED4_F4)
-FC_DEFINE_SIMD(double, d, fc_v2d, 2, , _generic, FC_RED4_LANES_D)
-FC_DEFINE_LDA_ROWS(fc_v2d, 2, , _generic)
-FC_DEFINE_ROWF32(fc_v4f, 4, , _generic)
-#if FC_X86
-FC_DEFINE_VMATH(fc_v4d, fc_v4l, fc_v4f, 4, FC_TARGET_AVX2, _avx2)
-FC_DEFINE_VLOG(fc_v4d, fc_v4l, 4, FC_TARGET_AVX2, _avx2)
-FC_DEFINE_VSPECIAL(fc_v4d, fc_v4l, 4, FC_TARGET_AVX2, _avx2)
-FC_DEFINE_VMATHF(fc_v8f, fc_v8i, 8, FC_TARGET_AVX2, _avx2)
-FC_DEFINE_VSPECIALF(fc_v8f, 8, FC_TARGET_AVX2, _avx2)
-FC_DEFINE_SIMD(float, f, fc_v8f, 8, FC_TARGET_AVX2, _avx2, FC_RED4_F8)
-FC_DEFINE_SIMD(double, d, fc_v4d, 4, FC_TARGET_AVX2, _avx2, FC_RED4_D4)
-FC_DEFINE_LDA_ROWS(fc_v4d, 4, FC_TARGET_AVX2, _avx2)
-FC_DEFINE_ROWF32(fc_v8f, 8, FC_TARGET_AVX2, _avx2)
+/* one vector variant: the float64 math (VD: L doubles, VI, VFD: L floats),
+   the float32 math (VF: LF floats, VIF), the float64 sweep (RED4D, see
+   fc_lda_sweep.h) and every row */
+#define FC_LDA_VARIANT(VD, VI, VFD, L, VF, VIF, LF, ATTR, SFX, RED4D)          \
+FC_DEFINE_VMATH(VD, VI, VFD, L, ATTR, SFX)                                     \
+FC_DEFINE_VLOG(VD, VI, L, ATTR, SFX)                                           \
+FC_DEFINE_VSPECIAL(VD, VI, L, ATTR, SFX)                                       \
+FC_DEFINE_VMATHF(VF, VIF, LF, ATTR, SFX)                                       \
+FC_DEFINE_VSPECIALF(VF, LF, ATTR, SFX)                                         \
+FC_DEFINE_SIMD(double, d, VD, L, ATTR, SFX, RED4D)                             \
+FC_DEFINE_LDA_ROWS(VD, L, ATTR, SFX)                                           \
+FC_DEFINE_ROWF32(VF, LF, ATTR, SFX)
 
-FC_DEFINE_VMATH(fc_v8d, fc_v8l, fc_v8f, 8, FC_TARGET_AVX512, _avx512)
-FC_DEFINE_VLOG(fc_v8d, fc_v8l, 8, FC_TARGET_AVX512, _avx512)
-FC_DEFINE_VSPECIAL(fc_v8d, fc_v8l, 8, FC_TARGET_AVX512, _avx512)
-FC_DEFINE_VMATHF(fc_v16f, fc_v16i, 16, FC_TARGET_AVX512, _avx512)
-FC_DEFINE_VSPECIALF(fc_v16f, 16, FC_TARGET_AVX512, _avx512)
-FC_DEFINE_SIMD(double, d, fc_v8d, 8, FC_TARGET_AVX512, _avx512, FC_RED4_D8)
-FC_DEFINE_LDA_ROWS(fc_v8d, 8, FC_TARGET_AVX512, _avx512)
-FC_DEFINE_ROWF32(fc_v16f, 16, FC_TARGET_AVX512, _avx512)
+FC_LDA_VARIANT(fc_v2d, fc_v2l, fc_v2f, 2, fc_v4f, fc_v4i, 4, , _generic, FC_RED4_LANES_D)
+FC_DEFINE_SIMD(float, f, fc_v4f, 4, , _generic, FC_RED4_F4)
+#if FC_X86
+FC_LDA_VARIANT(fc_v4d, fc_v4l, fc_v4f, 4, fc_v8f, fc_v8i, 8, FC_TARGET_AVX2, _avx2, FC_RED4_D4)
+FC_DEFINE_SIMD(float, f, fc_v8f, 8, FC_TARGET_AVX2, _avx2, FC_RED4_F8)
+/* avx512: the float32 sweeps are avx2's (see FC_LDA_ENTRY below) */
+FC_LDA_VARIANT(fc_v8d, fc_v8l, fc_v8f, 8, fc_v16f, fc_v16i, 16, FC_TARGET_AVX512, _avx512,
+               FC_RED4_D8)
 #endif /* FC_X86 */
 #else  /* no vector extensions: the scalar versions are the generic ones */
 #define fc_sweep_f_generic fc_sweep_f_scalar

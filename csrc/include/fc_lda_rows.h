@@ -83,8 +83,7 @@ ATTR static double fc_vbound_##S##SFX(const T *alpha, const T *g, Py_ssize_t n, 
             part[i] += (a - x) * (ps - psi_total) + lg;                        \
         }                                                                      \
     memcpy(lane, part, sizeof lane);                                           \
-    double s = ((lane[0] + lane[4]) + (lane[2] + lane[6]))                     \
-             + ((lane[1] + lane[5]) + (lane[3] + lane[7]));                    \
+    double s = FC_HSUM8(lane);                                                 \
     for (; k < n; k += L) {                                                    \
         for (l = 0; l < L; ++l) {                                              \
             buf[0][l] = k + l < n ? alpha[k + l] : (T)0;                       \
@@ -137,8 +136,7 @@ ATTR static double fc_vedir_##S##SFX(const T *lam, Py_ssize_t n_words, Py_ssize_
         }                                                                      \
     }                                                                          \
     memcpy(lane, part, sizeof lane);                                           \
-    return (((lane[0] + lane[4]) + (lane[2] + lane[6]))                        \
-            + ((lane[1] + lane[5]) + (lane[3] + lane[7]))) + tail;             \
+    return FC_HSUM8(lane) + tail;                                              \
 }
 
 /* the float32 row of exp(psi(g)) * scale in float32 lanes (fc_vexpdigf) */

@@ -34,7 +34,7 @@ static inline T fc_dot_##S(const T *a, const T *b, Py_ssize_t n) {             \
     int l;                                                                     \
     for (; k + 8 <= n; k += 8)                                                 \
         for (l = 0; l < 8; ++l) p[l] += a[k + l] * b[k + l];                   \
-    T s = ((p[0] + p[4]) + (p[2] + p[6])) + ((p[1] + p[5]) + (p[3] + p[7]));   \
+    T s = FC_HSUM8(p);                                                         \
     for (; k < n; ++k) s += a[k] * b[k];                                       \
     return s;                                                                  \
 }                                                                              \
@@ -64,12 +64,34 @@ FC_DEFINE_SCALAR(float, f)
 FC_DEFINE_SCALAR(double, d)
 
 /* Row reductions of the E-step, in one fixed order for every variant: 8
-   partial float64 sums (lane l takes k = l mod 8), combined as in dot,
-   then the n mod 8 tail in order. Plain C, which the compiler may
-   vectorise (the order is explicit); 8 chains instead of one dependent
-   chain of n additions.
-   fc_update: g[k] <- alpha[k] + etheta[k] acc[k] (in T); returns
-   sum_k |new - old| and stores sum_k new in *total. */
+   partial float64 sums (lane l takes k = l mod 8), combined by FC_HSUM8,
+   then the n mod 8 tail in order. Plain C, or 8-lane vectors holding the 8
+   partial sums (GCC splits them into the registers the target has); 8
+   chains instead of one dependent chain of n additions.
+   fc_sum: sum_k g[k]. fc_update: g[k] <- alpha[k] + etheta[k] acc[k] (in
+   T); returns sum_k |new - old| and stores sum_k new in *total.
+   The tails k..n-1, added in order to the combined partial sums: */
+#define FC_DEFINE_ROWTAILS(T, S, ABS)                                          \
+static inline double fc_sum_tail_##S(const T *g, Py_ssize_t k, Py_ssize_t n, double s) { \
+    for (; k < n; ++k) s += (double)g[k];                                      \
+    return s;                                                                  \
+}                                                                              \
+static inline double fc_update_tail_##S(const T *alpha, const T *etheta, const T *acc, \
+        T *g, Py_ssize_t k, Py_ssize_t n, double sc, double st, double *total) { \
+    T nw;                                                                      \
+    for (; k < n; ++k) {                                                       \
+        nw = alpha[k] + etheta[k] * acc[k];                                    \
+        sc += (double)ABS(nw - g[k]);                                          \
+        st += (double)nw;                                                      \
+        g[k] = nw;                                                             \
+    }                                                                          \
+    *total = st;                                                               \
+    return sc;                                                                 \
+}
+FC_DEFINE_ROWTAILS(float, f, fabsf)
+FC_DEFINE_ROWTAILS(double, d, fabs)
+
+#if !FC_GNU_VECTORS
 #define FC_DEFINE_ROWSUMS(T, S, ABS)                                           \
 static inline double fc_sum_##S(const T *g, Py_ssize_t n) {                    \
     double p[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                    \
@@ -77,9 +99,7 @@ static inline double fc_sum_##S(const T *g, Py_ssize_t n) {                    \
     int l;                                                                     \
     for (; k + 8 <= n; k += 8)                                                 \
         for (l = 0; l < 8; ++l) p[l] += (double)g[k + l];                      \
-    double s = ((p[0] + p[4]) + (p[2] + p[6])) + ((p[1] + p[5]) + (p[3] + p[7])); \
-    for (; k < n; ++k) s += (double)g[k];                                      \
-    return s;                                                                  \
+    return fc_sum_tail_##S(g, k, n, FC_HSUM8(p));                              \
 }                                                                              \
 static inline double fc_update_##S(const T *alpha, const T *etheta, const T *acc, \
                                    T *g, Py_ssize_t n, double *total) {        \
@@ -94,27 +114,18 @@ static inline double fc_update_##S(const T *alpha, const T *etheta, const T *acc
             t[l] += (double)nw;                                                \
             g[k + l] = nw;                                                     \
         }                                                                      \
-    double sc = ((c[0] + c[4]) + (c[2] + c[6])) + ((c[1] + c[5]) + (c[3] + c[7])); \
-    double st = ((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7])); \
-    for (; k < n; ++k) {                                                       \
-        nw = alpha[k] + etheta[k] * acc[k];                                    \
-        sc += (double)ABS(nw - g[k]);                                          \
-        st += (double)nw;                                                      \
-        g[k] = nw;                                                             \
-    }                                                                          \
-    *total = st;                                                               \
-    return sc;                                                                 \
+    return fc_update_tail_##S(alpha, etheta, acc, g, k, n, FC_HSUM8(c), FC_HSUM8(t), total); \
 }
-#if FC_GNU_VECTORS
-/* the same lanes and order with 8-lane vectors (GCC splits them into the
-   registers the target has), so the partial sums stay in registers */
+FC_DEFINE_ROWSUMS(float, f, fabsf)
+FC_DEFINE_ROWSUMS(double, d, fabs)
+#else
 static inline fc_v8d fc_wide_d(fc_v8d v) { return v; }
 static inline fc_v8d fc_wide_f(fc_v8f v) { return __builtin_convertvector(v, fc_v8d); }
 static inline fc_v8d fc_vabs_d(fc_v8d v) {
     return (fc_v8d)((fc_v8l)v & 0x7FFFFFFFFFFFFFFFLL); }
 static inline fc_v8f fc_vabs_f(fc_v8f v) {
     return (fc_v8f)((fc_v8i)v & 0x7FFFFFFF); }
-#define FC_DEFINE_VROWSUMS(T, S, V, ABS)                                       \
+#define FC_DEFINE_VROWSUMS(T, S, V)                                            \
 static inline double fc_sum_##S(const T *g, Py_ssize_t n) {                    \
     fc_v8d p = {0};                                                            \
     V x;                                                                       \
@@ -122,9 +133,7 @@ static inline double fc_sum_##S(const T *g, Py_ssize_t n) {                    \
     Py_ssize_t k = 0;                                                          \
     for (; k + 8 <= n; k += 8) { memcpy(&x, g + k, sizeof x); p += fc_wide_##S(x); } \
     memcpy(l, &p, sizeof l);                                                   \
-    double s = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7])); \
-    for (; k < n; ++k) s += (double)g[k];                                      \
-    return s;                                                                  \
+    return fc_sum_tail_##S(g, k, n, FC_HSUM8(l));                              \
 }                                                                              \
 static inline double fc_update_##S(const T *alpha, const T *etheta, const T *acc, \
                                    T *g, Py_ssize_t n, double *total) {        \
@@ -132,7 +141,6 @@ static inline double fc_update_##S(const T *alpha, const T *etheta, const T *acc
     V a, e, q, o, nw;                                                          \
     double lc[8], lt[8];                                                       \
     Py_ssize_t k = 0;                                                          \
-    T w;                                                                       \
     for (; k + 8 <= n; k += 8) {                                               \
         memcpy(&a, alpha + k, sizeof a); memcpy(&e, etheta + k, sizeof e);     \
         memcpy(&q, acc + k, sizeof q); memcpy(&o, g + k, sizeof o);            \
@@ -143,22 +151,10 @@ static inline double fc_update_##S(const T *alpha, const T *etheta, const T *acc
     }                                                                          \
     memcpy(lc, &c, sizeof lc);                                                 \
     memcpy(lt, &t, sizeof lt);                                                 \
-    double sc = ((lc[0] + lc[4]) + (lc[2] + lc[6])) + ((lc[1] + lc[5]) + (lc[3] + lc[7])); \
-    double st = ((lt[0] + lt[4]) + (lt[2] + lt[6])) + ((lt[1] + lt[5]) + (lt[3] + lt[7])); \
-    for (; k < n; ++k) {                                                       \
-        w = alpha[k] + etheta[k] * acc[k];                                     \
-        sc += (double)ABS(w - g[k]);                                           \
-        st += (double)w;                                                       \
-        g[k] = w;                                                              \
-    }                                                                          \
-    *total = st;                                                               \
-    return sc;                                                                 \
+    return fc_update_tail_##S(alpha, etheta, acc, g, k, n, FC_HSUM8(lc), FC_HSUM8(lt), total); \
 }
-FC_DEFINE_VROWSUMS(float, f, fc_v8f, fabsf)
-FC_DEFINE_VROWSUMS(double, d, fc_v8d, fabs)
-#else
-FC_DEFINE_ROWSUMS(float, f, fabsf)
-FC_DEFINE_ROWSUMS(double, d, fabs)
+FC_DEFINE_VROWSUMS(float, f, fc_v8f)
+FC_DEFINE_VROWSUMS(double, d, fc_v8d)
 #endif
 
 #if FC_GNU_VECTORS
@@ -183,8 +179,7 @@ ATTR static inline T fc_vdot_##S##SFX(const T *a, const T *at, const T *b,     \
         for (i = 0; i < 8 / L; ++i)                                            \
             p[i] += fc_ld_##S##SFX(at + i * L) * fc_ld_##S##SFX(b + n - 8 + i * L); \
     memcpy(lane, p, sizeof lane);                                              \
-    return ((lane[0] + lane[4]) + (lane[2] + lane[6]))                         \
-        + ((lane[1] + lane[5]) + (lane[3] + lane[7]));                         \
+    return FC_HSUM8(lane);                                                     \
 }                                                                              \
 ATTR static inline void fc_block_##S##SFX(const T *const *rows, const T *coef, \
         Py_ssize_t n, const Py_ssize_t *off, const int m, T *acc, int cont) {  \
@@ -294,16 +289,16 @@ ATTR static void fc_sweep_##S##SFX(const T *cnt, const T *const *rows,         \
 }
 
 /* RED4 (p0, p1, p2, p3, cnt, eps, coef): coef[w] = cnt[w] / (s_w + eps) with
-   s_w = ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)) over the 8
-   partial-sum lanes l of word w, the order of fc_dot. FC_RED4_LANES goes through memory lane by lane; the vector
-   forms do the same additions on 4-lane vectors: h = [l0+l4, l1+l5, l2+l6,
-   l3+l7] per word, then the words' pairs interleaved by fc_comb4. */
+   s_w = FC_HSUM8 of the 8 partial-sum lanes of word w, the order of fc_dot.
+   FC_RED4_LANES goes through memory lane by lane; the vector forms do the
+   same additions on 4-lane vectors: h = [l0+l4, l1+l5, l2+l6, l3+l7] per
+   word (the sum of its two 4-lane vectors, or the halves of its 8-lane
+   one), then fc_comb4 (fc_vec.h) of the four words, and one division. */
 #define FC_RED4_LANES(T, p0, p1, p2, p3, cnt, eps, coef) do {                  \
     T lane_[8]; const void *src_[4] = {p0, p1, p2, p3}; int w_;                \
     for (w_ = 0; w_ < 4; ++w_) {                                               \
         memcpy(lane_, src_[w_], sizeof lane_);                                 \
-        (coef)[w_] = (cnt)[w_] / (((lane_[0] + lane_[4]) + (lane_[2] + lane_[6])) \
-            + ((lane_[1] + lane_[5]) + (lane_[3] + lane_[7])) + (eps));        \
+        (coef)[w_] = (cnt)[w_] / (FC_HSUM8(lane_) + (eps));                    \
     } } while (0)
 #define FC_RED4_LANES_D(p0, p1, p2, p3, c, e, q) FC_RED4_LANES(double, p0, p1, p2, p3, c, e, q)
 /* coef[0:4] = cnt[0:4] / (r + eps) as one vector division: IEEE division, so
@@ -312,46 +307,20 @@ ATTR static void fc_sweep_##S##SFX(const T *cnt, const T *const *rows,         \
     __typeof__(r) c_;                                                          \
     memcpy(&c_, cnt, sizeof c_); c_ = c_ / ((r) + (eps));                      \
     memcpy(coef, &c_, sizeof c_); } while (0)
-static inline fc_v4f fc_comb4_f(fc_v4f a, fc_v4f b, fc_v4f c, fc_v4f d) {
-    fc_v4f x = __builtin_shufflevector(a, b, 0, 1, 4, 5)
-        + __builtin_shufflevector(a, b, 2, 3, 6, 7);
-    fc_v4f y = __builtin_shufflevector(c, d, 0, 1, 4, 5)
-        + __builtin_shufflevector(c, d, 2, 3, 6, 7);
-    return __builtin_shufflevector(x, y, 0, 2, 4, 6)
-        + __builtin_shufflevector(x, y, 1, 3, 5, 7);
-}
-/* float, two 4-lane vectors per word */
-#define FC_RED4_F4(p0, p1, p2, p3, cnt, eps, coef) do {                        \
-    fc_v4f r_ = fc_comb4_f((p0)[0] + (p0)[1], (p1)[0] + (p1)[1],               \
-                           (p2)[0] + (p2)[1], (p3)[0] + (p3)[1]);              \
-    FC_DIV4(r_, cnt, eps, coef); } while (0)
-#if FC_X86
-FC_TARGET_AVX2
-static inline fc_v4d fc_comb4_d(fc_v4d a, fc_v4d b, fc_v4d c, fc_v4d d) {
-    fc_v4d x = __builtin_shufflevector(a, b, 0, 1, 4, 5)
-        + __builtin_shufflevector(a, b, 2, 3, 6, 7);
-    fc_v4d y = __builtin_shufflevector(c, d, 0, 1, 4, 5)
-        + __builtin_shufflevector(c, d, 2, 3, 6, 7);
-    return __builtin_shufflevector(x, y, 0, 2, 4, 6)
-        + __builtin_shufflevector(x, y, 1, 3, 5, 7);
-}
 /* h of one 8-lane vector: low half + high half */
 #define FC_H4(p) (__builtin_shufflevector((p)[0], (p)[0], 0, 1, 2, 3)          \
                   + __builtin_shufflevector((p)[0], (p)[0], 4, 5, 6, 7))
-/* float, one 8-lane vector per word */
-#define FC_RED4_F8(p0, p1, p2, p3, cnt, eps, coef) do {                        \
-    fc_v4f r_ = fc_comb4_f(FC_H4(p0), FC_H4(p1), FC_H4(p2), FC_H4(p3));        \
-    FC_DIV4(r_, cnt, eps, coef); } while (0)
-/* double, two 4-lane vectors per word */
-#define FC_RED4_D4(p0, p1, p2, p3, cnt, eps, coef) do {                        \
-    fc_v4d r_ = fc_comb4_d((p0)[0] + (p0)[1], (p1)[0] + (p1)[1],               \
-                           (p2)[0] + (p2)[1], (p3)[0] + (p3)[1]);              \
-    FC_DIV4(r_, cnt, eps, coef); } while (0)
-/* double, one 8-lane vector per word */
-#define FC_RED4_D8(p0, p1, p2, p3, cnt, eps, coef) do {                        \
-    fc_v4d r_ = fc_comb4_d(FC_H4(p0), FC_H4(p1), FC_H4(p2), FC_H4(p3));        \
-    FC_DIV4(r_, cnt, eps, coef); } while (0)
-#endif /* FC_X86 */
+/* two 4-lane vectors per word (S: fc_comb4_f or _d) */
+#define FC_RED4_PAIRS(S, p0, p1, p2, p3, cnt, eps, coef)                       \
+    FC_DIV4(fc_comb4_##S((p0)[0] + (p0)[1], (p1)[0] + (p1)[1],                 \
+                         (p2)[0] + (p2)[1], (p3)[0] + (p3)[1]), cnt, eps, coef)
+/* one 8-lane vector per word */
+#define FC_RED4_HALVES(S, p0, p1, p2, p3, cnt, eps, coef)                      \
+    FC_DIV4(fc_comb4_##S(FC_H4(p0), FC_H4(p1), FC_H4(p2), FC_H4(p3)), cnt, eps, coef)
+#define FC_RED4_F4(...) FC_RED4_PAIRS(f, __VA_ARGS__)
+#define FC_RED4_F8(...) FC_RED4_HALVES(f, __VA_ARGS__)
+#define FC_RED4_D4(...) FC_RED4_PAIRS(d, __VA_ARGS__)
+#define FC_RED4_D8(...) FC_RED4_HALVES(d, __VA_ARGS__)
 #endif /* FC_GNU_VECTORS */
 
 #endif /* FC_LDA_SWEEP_H */

@@ -61,43 +61,44 @@ static inline double fc_exp_digamma(double x) {
    as one fraction and the series by Estrin; within 4 ulp of the scalar
    variant. Needs FC_DEFINE_VMATH and FC_DEFINE_VLOG of the same SFX. */
 #define FC_DEFINE_VSPECIAL(VD, VI, L, ATTR, SFX)                               \
-ATTR static inline VD fc_vexpdig##SFX(VD x) {                                  \
+/* sum_{i<6} 1/(x+i) = num / den (returned, and *den = prod_{i<6} (x+i)),      \
+   summed pairwise as one fraction */                                          \
+ATTR static inline VD fc_vrecur6##SFX(VD x, VD *den) {                         \
     VD x1 = x + 1.0, x2 = x + 2.0, x3 = x + 3.0, x4 = x + 4.0, x5 = x + 5.0;   \
-    VD y = x + 6.0, p01 = x * x1, p23 = x2 * x3, p45 = x4 * x5, p2345 = p23 * p45; \
-    /* sum_{i<6} 1/(x+i) = num / den, summed pairwise */                       \
-    VD num = (x + x1) * p2345 + p01 * ((x2 + x3) * p45 + (x4 + x5) * p23);     \
-    VD den = p01 * p2345;                                                      \
-    VD inv = 1.0 / y, z = inv * inv, z2 = z * z, z4 = z2 * z2, tail;           \
-    /* sum_{k=1..10} B_2k / (2k y^2k) = z P(z), Estrin */                      \
-    tail = z * (((1.0 / 12 - z * (1.0 / 120)) + z2 * (1.0 / 252 - z * (1.0 / 240))) \
+    VD p01 = x * x1, p23 = x2 * x3, p45 = x4 * x5, p2345 = p23 * p45;          \
+    *den = p01 * p2345;                                                        \
+    return (x + x1) * p2345 + p01 * ((x2 + x3) * p45 + (x4 + x5) * p23);       \
+}                                                                              \
+/* sum_{k=1..10} B_2k / (2k y^2k) = z P(z), z = 1/y^2, Estrin */               \
+ATTR static inline VD fc_vasym_tail##SFX(VD z) {                               \
+    VD z2 = z * z, z4 = z2 * z2;                                               \
+    return z * (((1.0 / 12 - z * (1.0 / 120)) + z2 * (1.0 / 252 - z * (1.0 / 240))) \
                 + z4 * (((1.0 / 132 - z * (691.0 / 32760)) + z2 * (1.0 / 12 - z * (3617.0 / 8160))) \
                         + z4 * (43867.0 / 14364 - z * (174611.0 / 6600))));    \
-    return y * fc_vexp##SFX(-(num / den) - 0.5 * inv - tail);                  \
 }                                                                              \
-/* psi(x) and lgamma(x), lane-wise: shift to y = x + 6 (sum_{i<6} 1/(x+i) and  \
-   prod_{i<6} (x+i) pairwise), then the asymptotic series of psi and Stirling's \
-   series of lgamma to y^-20; psi near its positive root by the Taylor series  \
-   of _digamma (same operations, blended by mask, evaluated only when a lane   \
-   needs it). Outside 1e-300 < x < 1e15 (or NaN) a lane is replaced by the     \
-   scalar formulas (libm). Error: psi within 1e-13 relative of scipy (tested), \
-   lgamma within ~1e-15 absolute for x ~ 1 (relative elsewhere). */            \
+ATTR static inline VD fc_vexpdig##SFX(VD x) {                                  \
+    VD den, num = fc_vrecur6##SFX(x, &den);                                    \
+    VD y = x + 6.0, inv = 1.0 / y;                                             \
+    return y * fc_vexp##SFX(-(num / den) - 0.5 * inv - fc_vasym_tail##SFX(inv * inv)); \
+}                                                                              \
+/* psi(x) and lgamma(x), lane-wise: shift to y = x + 6 (fc_vrecur6), then the  \
+   asymptotic series of psi and Stirling's series of lgamma to y^-20; psi near \
+   its positive root by the Taylor series of the scalar digamma (the same      \
+   operations, blended by mask, evaluated only when a lane needs it). Outside  \
+   1e15 (or NaN) a lane is replaced by the scalar formulas (libm). Error: psi  \
+   within 1e-13 relative of scipy (tested), lgamma within ~1e-15 absolute for  \
+   x ~ 1 (relative elsewhere). */                                              \
 ATTR static inline void fc_vdiglgam##SFX(VD x, VD *psi, VD *lgam) {            \
-    VD x1 = x + 1.0, x2 = x + 2.0, x3 = x + 3.0, x4 = x + 4.0, x5 = x + 5.0;   \
-    VD y = x + 6.0, p01 = x * x1, p23 = x2 * x3, p45 = x4 * x5, p2345 = p23 * p45; \
-    VD num = (x + x1) * p2345 + p01 * ((x2 + x3) * p45 + (x4 + x5) * p23);     \
-    VD den = p01 * p2345;                                                      \
-    VD inv = 1.0 / y, z = inv * inv, z2 = z * z, z4 = z2 * z2, tail, st;       \
+    VD den, num = fc_vrecur6##SFX(x, &den);                                    \
+    VD y = x + 6.0, inv = 1.0 / y, z = inv * inv, z2 = z * z, z4 = z2 * z2, st; \
     VD logy = fc_vlog##SFX(y), t, acc;                                         \
     VI near, odd;                                                              \
     int i, l;                                                                  \
-    tail = z * (((1.0 / 12 - z * (1.0 / 120)) + z2 * (1.0 / 252 - z * (1.0 / 240))) \
-                + z4 * (((1.0 / 132 - z * (691.0 / 32760)) + z2 * (1.0 / 12 - z * (3617.0 / 8160))) \
-                        + z4 * (43867.0 / 14364 - z * (174611.0 / 6600))));    \
     /* sum_{k=1..10} B_2k / (2k (2k-1) y^(2k-1)) */                            \
     st = inv * (((1.0 / 12 - z * (1.0 / 360)) + z2 * (1.0 / 1260 - z * (1.0 / 1680))) \
                 + z4 * (((1.0 / 1188 - z * (691.0 / 360360)) + z2 * (1.0 / 156 - z * (3617.0 / 122400))) \
                         + z4 * (43867.0 / 244188 - z * (174611.0 / 125400)))); \
-    *psi = ((logy - num / den) - 0.5 * inv) - tail;                            \
+    *psi = ((logy - num / den) - 0.5 * inv) - fc_vasym_tail##SFX(z);                            \
     *lgam = (((y - 0.5) * logy - y) + (0.91893853320467274178 + st)) - fc_vlog##SFX(den); \
     t = x - fc_psi_root_hi;                                                    \
     near = (t < 0.25) & (t > -0.25);                                           \

@@ -17,11 +17,13 @@
 #include <stdint.h>
 
 #include "fc_cpu.h"
+#include "fc_vec.h"
 
 #define FC_SS_CHUNK 1024
 
 /* dot of one chunk: 16 partial sums (lane l takes i = l mod 16; enough
-   independent chains to hide the add latency), combined in a fixed tree */
+   independent chains to hide the add latency), halved to 8 and combined by
+   FC_HSUM8 */
 #define FC_SS_DEFINE(T, S, ATTR, SFX)                                          \
 ATTR static double fc_ss_dot_##S##SFX(const T *x, const double *r, Py_ssize_t n) { \
     double p[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};           \
@@ -31,7 +33,7 @@ ATTR static double fc_ss_dot_##S##SFX(const T *x, const double *r, Py_ssize_t n)
     for (; i + 16 <= n; i += 16)                                               \
         for (l = 0; l < 16; ++l) p[l] += (double)x[i + l] * r[i + l];          \
     for (l = 0; l < 8; ++l) q[l] = p[l] + p[l + 8];                            \
-    double s = ((q[0] + q[4]) + (q[2] + q[6])) + ((q[1] + q[5]) + (q[3] + q[7])); \
+    double s = FC_HSUM8(q);                                                    \
     for (; i < n; ++i) s += (double)x[i] * r[i];                               \
     return s;                                                                  \
 }                                                                              \
