@@ -26,7 +26,7 @@ not by the instruction set, and no FMA is used (the build passes
 ``-ffp-contract=off``, never ``-ffast-math``). Sums of gamma and lambda, ELBO
 terms, digamma, exp and lgamma are evaluated in float64, except exp(psi(gamma_dk))
 of every inner iteration for float32 data in the vector variants, which runs in
-float32 lanes (relative error below 1e-6 max(1, |psi|), see FC_DEFINE_VMATHF):
+float32 lanes (relative error below 1e-6 max(1, |psi|), see fc_vexpdigf):
 on short documents that row dominates the E-step.
 
 Variants (:func:`simd_variants`, chosen at import: the widest the CPU has, or
@@ -38,19 +38,23 @@ the environment variable ``FASTCAVI_SIMD``, see :mod:`fastcavi.kernels.simd`):
   vectors): also evaluate the special functions in vectors: exp(psi(gamma_dk))
   of every inner iteration, the per-document bound's psi and lgamma, and the
   topic step's psi, exp and lgamma, with a division-free exp (<= 1 ulp) and
-  a vector log (see FC_DEFINE_VMATH). These three return the same bits as
+  a vector log (fc_vec.h, fc_special.h). These three return the same bits as
   each other; they differ from "scalar" by rounding only (exp(psi) within
   ~8 eps |psi|; results within the reference tolerances, see
   tests/test_kernels.py and tests/test_special.py).
 
-``digamma`` uses the algorithm of :mod:`fastcavi.kernels.special`: a Taylor
-series in double-double around the positive root, else the recurrence up to
-x >= 6 and the asymptotic series to x^-20. Its 24 Taylor coefficients are
+``digamma`` (C: fc_digamma) uses the algorithm of :mod:`fastcavi.kernels.special`:
+a Taylor series in double-double around the positive root, else the recurrence
+up to x >= 6 and the asymptotic series to x^-20. Its 24 Taylor coefficients are
 computed at import with ``scipy.special.zeta``, exactly as ``special.py`` does.
+
+The C is in csrc/include/: fc_lda_kernels.h (the variants and their table) and
+the headers it includes (fc_lda_sweep.h, fc_lda_rows.h, and fc_vec.h,
+fc_special.h, fc_cpu.h shared with the other families).
 """
 
 from cython.parallel cimport parallel, prange
-from libc.math cimport exp, log, fabs, INFINITY, NAN
+from libc.math cimport exp, log
 from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport free, malloc
 
@@ -74,6 +78,12 @@ cdef extern from "fc_lda_kernels.h" nogil:
     unsigned int fc_ftz_on()
     void fc_ftz_restore(unsigned int old)
     double fc_lgamma(double x)
+    double fc_digamma(double x)
+    enum:
+        FC_N_TAYLOR
+    double FC_PSI_ROOT_RADIUS
+    const double fc_psi_root_hi
+    const double fc_psi_root_lo
     float fc_dot_f(const float *a, const float *b, Py_ssize_t n)
     double fc_dot_d(const double *a, const double *b, Py_ssize_t n)
     void fc_doc_sweep_f(const float *cnt, const float **rows, Py_ssize_t n, Py_ssize_t K,
@@ -93,7 +103,7 @@ cdef extern from "fc_lda_kernels.h" nogil:
                        Py_ssize_t n, double *total)
     double fc_update_d(const double *alpha, const double *etheta, const double *acc,
                        double *g, Py_ssize_t n, double *total)
-    double fc_psi_taylor[24]
+    double fc_psi_taylor[FC_N_TAYLOR]
     int fc_bound_f(const float *alpha, const float *g, Py_ssize_t n, double psi_total,
                    double *out)
     int fc_bound_d(const double *alpha, const double *g, Py_ssize_t n, double psi_total,
@@ -132,18 +142,11 @@ cdef int _CHUNKS_PER_THREAD = 8
 # digamma (algorithm and constants of fastcavi/kernels/special.py)
 # ---------------------------------------------------------------------------
 
-#: positive root of digamma as a double-double: hi + lo
-PSI_ROOT_HI = 1.4616321449683622
-PSI_ROOT_LO = 9.549995429965697e-17
+#: positive root of digamma as a double-double: hi + lo (from csrc/include/fc_special.h)
+PSI_ROOT_HI = fc_psi_root_hi
+PSI_ROOT_LO = fc_psi_root_lo
 #: half-width of the interval around the root where the Taylor series is used
-PSI_ROOT_RADIUS = 0.25
-
-cdef double _ROOT_HI = PSI_ROOT_HI
-cdef double _ROOT_LO = PSI_ROOT_LO
-cdef double _ROOT_RADIUS = PSI_ROOT_RADIUS
-cdef enum:
-    _N_TAYLOR = 24
-cdef double _TAYLOR[_N_TAYLOR]
+PSI_ROOT_RADIUS = FC_PSI_ROOT_RADIUS
 
 
 def _taylor_coefficients():
@@ -151,66 +154,16 @@ def _taylor_coefficients():
     from scipy.special import zeta
 
     return np.array(
-        [(-1.0) ** (n + 1) * zeta(n + 1, PSI_ROOT_HI) for n in range(1, _N_TAYLOR + 1)],
+        [(-1.0) ** (n + 1) * zeta(n + 1, PSI_ROOT_HI) for n in range(1, FC_N_TAYLOR + 1)],
         dtype=np.float64,
     )
 
 
 PSI_ROOT_TAYLOR = _taylor_coefficients()
 PSI_ROOT_TAYLOR.setflags(write=False)
-for _i in range(_N_TAYLOR):
-    _TAYLOR[_i] = PSI_ROOT_TAYLOR[_i]
+for _i in range(FC_N_TAYLOR):
     fc_psi_taylor[_i] = PSI_ROOT_TAYLOR[_i]
 del _i
-
-
-cdef inline double _digamma(double x) noexcept nogil:
-    cdef double t, acc, result, inv, z, num, den
-    cdef int i
-    if not (x > 0.0):
-        if x == 0.0:
-            return -INFINITY
-        return NAN
-    t = x - _ROOT_HI
-    if fabs(t) < _ROOT_RADIUS:
-        # t is exact; the root's low part enters to first order, as in special.py
-        acc = 0.0
-        for i in range(_N_TAYLOR - 1, -1, -1):
-            acc = (acc + _TAYLOR[i]) * t
-        return acc - _ROOT_LO * _TAYLOR[0]
-    result = 0.0
-    if x < 6.0:
-        # psi(x) = psi(x + n) - sum_{i<n} 1/(x + i), the sum as one fraction
-        num = 0.0
-        den = 1.0
-        while x < 6.0:
-            num = num * x + den
-            den *= x
-            x += 1.0
-        result = -num / den
-    inv = 1.0 / x
-    z = inv * inv
-    return result + log(x) - 0.5 * inv - _asymptotic_tail(z)
-
-
-cdef inline double _asymptotic_tail(double z) noexcept nogil:
-    """sum_{k=1..10} B_2k / (2k x^2k) with z = 1/x^2 (error < 3e-15 at x >= 6)."""
-    return z * (1.0 / 12 - z * (1.0 / 120 - z * (1.0 / 252 - z * (1.0 / 240 - z * (
-        1.0 / 132 - z * (691.0 / 32760 - z * (1.0 / 12 - z * (3617.0 / 8160 - z * (
-            43867.0 / 14364 - z * (174611.0 / 6600))))))))))
-
-
-cdef inline double _exp_digamma(double x) noexcept nogil:
-    """exp(psi(x)) with one exp, no log: y exp(-sum_{i<6} 1/(x+i) - 1/(2y) - tail(y)),
-    y = x + 6 (as fastcavi.kernels.special.exp_digamma)."""
-    cdef double num = 1.0, den = x, y = x + 1.0, inv
-    cdef int i
-    for i in range(5):
-        num = num * y + den
-        den *= y
-        y += 1.0
-    inv = 1.0 / y
-    return y * exp(-(num / den) - 0.5 * inv - _asymptotic_tail(inv * inv))
 
 
 cpdef double digamma(double x) noexcept nogil:
@@ -220,7 +173,7 @@ cpdef double digamma(double x) noexcept nogil:
     error below 1e-13 against ``scipy.special.digamma`` on (0, 1e6].
     ``digamma(0) = -inf``; negative or NaN arguments give NaN.
     """
-    return _digamma(x)
+    return fc_digamma(x)
 
 
 cdef bint _diglgam(const double[::1] x, double[:, ::1] out):
@@ -242,7 +195,7 @@ def _vector_math(name, x):
         x = np.ascontiguousarray(x, dtype=np.float64)
         out = np.empty((2, x.shape[0]))
         if x.shape[0] and not _diglgam(x, out):
-            out[0] = [_digamma(v) for v in x]
+            out[0] = [fc_digamma(v) for v in x]
             out[1] = [fc_lgamma(v) for v in x]
         return out
     if name == "exp":
@@ -328,9 +281,9 @@ cdef inline void _exp_dirichlet_row(
             fc_expdig_row_d(g, out, n, total)
     else:
         # tiny total (an empty document, small prior): avoid underflow of exp(psi(g_k))
-        psi_total = _digamma(total)
+        psi_total = fc_digamma(total)
         for k in range(n):
-            out[k] = <floating> exp(_digamma(g[k]) - psi_total)
+            out[k] = <floating> exp(fc_digamma(g[k]) - psi_total)
 
 
 # ---------------------------------------------------------------------------
@@ -349,7 +302,7 @@ cdef void _topic_totals(
     cdef double total = 0.0
     for w in range(n_words):
         total += lam_k[w]
-    psi_total[0] = _digamma(total)
+    psi_total[0] = fc_digamma(total)
     lg_total[0] = fc_lgamma(total)
 
 
@@ -376,7 +329,7 @@ cdef double _exp_dirichlet_block(
     for w in range(w0, w1):
         for k in range(n_topics):
             lkw = lam[k * n_words + w]
-            elog = _digamma(lkw) - psi_total[k]
+            elog = fc_digamma(lkw) - psi_total[k]
             out[w * n_topics + k] = <floating> exp(elog)
             if compute_bound:
                 acc += (eta - lkw) * elog + fc_lgamma(lkw) - lg_eta
@@ -492,7 +445,7 @@ cdef Py_ssize_t _e_step_doc(
         ratio[j] = cnt[j] / s
         loglik += <double> cnt[j] * log(<double> s)
     total = _row_sum(g, n_topics)
-    psi_total = _digamma(total)
+    psi_total = fc_digamma(total)
     b = loglik + alpha_bound - fc_lgamma(total)
     # sum_k (alpha_k - g_k) (psi(g_k) - psi_total) + lgamma(g_k): vectorised
     # (8 partial sums) in the vector variants, in order in the scalar one
@@ -505,7 +458,7 @@ cdef Py_ssize_t _e_step_doc(
     else:
         for k in range(n_topics):
             gk = g[k]
-            b += (alpha[k] - gk) * (_digamma(gk) - psi_total) + fc_lgamma(gk)
+            b += (alpha[k] - gk) * (fc_digamma(gk) - psi_total) + fc_lgamma(gk)
     for k in range(n_topics):
         etheta_out[k] = etheta[k]
     bound[0] = b
