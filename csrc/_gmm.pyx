@@ -19,16 +19,18 @@ samples of a block transposed to (d, 128):
   columns held in registers while the rows i <= j stream through, so each
   difference row is loaded once per eight columns and rows below a column
   group are skipped;
-- one vectorised exp per (sample, component) (Cody-Waite reduction and a
-  degree-13 polynomial, ~1 ulp; exactly 0 below -708, NaN propagates);
+- one vectorised exp per (sample, component) (fc_vexp_flush of
+  csrc/include/fc_vec.h, the LDA kernels' exp: Cody-Waite reduction and a
+  degree-13 polynomial, <= 1 ulp; exactly 0 below -708, NaN propagates);
 - the "full" scatter ``sum_i w_i r_ik (x_i - m_k)(x_i - m_k)^T`` in 2 x 4
   register tiles over the upper triangle only, mirrored after the chunk
   reduction; "diag"/"spherical" square the difference, never expand it.
 
-The vector code is compiled three times (generic 16-byte baseline, AVX2 and
-AVX-512F via ``__attribute__((target(...)))``) and the widest one the CPU
-supports is picked at import (:func:`simd_variant`; ``FASTCAVI_SIMD``
-overrides, see :mod:`fastcavi.kernels.simd`: "scalar" runs "generic"). The source fixes every operation and its order (element-wise
+The vector code (csrc/include/fc_gmm_kernels.h) is compiled three times
+(generic 16-byte baseline, AVX2 and AVX-512 via ``__attribute__((target(...)))``)
+and the widest one the CPU supports is picked at import (:func:`simd_variant`;
+``FASTCAVI_SIMD`` overrides, see :mod:`fastcavi.kernels.simd`: "scalar" runs
+"generic"). The source fixes every operation and its order (element-wise
 vector arithmetic, fixed-order horizontal sums, no FMA: the build passes
 ``-ffp-contract=off``), so the variants return the same bits (tested), as
 do all thread counts.

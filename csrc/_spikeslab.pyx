@@ -5,16 +5,16 @@
 Same contracts as :mod:`fastcavi.kernels.reference_spikeslab` (the NumPy
 oracle) and :mod:`fastcavi.kernels.numba_spikeslab`.
 
-``spikeslab_sweep_dense`` is a C routine (below) over the Fortran-ordered
-columns: per coordinate, the inner product ``x_j^T Xr`` over fixed chunks of
-``CHUNK`` rows (each chunk with 16 partial sums combined in a fixed tree,
-chunk sums added in chunk order), the
-update of (s_j, mu_j, alpha_j), then the axpy on ``Xr``. The summation order
-is fixed by the source; the compiler may vectorise it (no FMA: the build
-passes ``-ffp-contract=off``), and an AVX2 copy of the loops, selected at
-import on CPUs that have it (``FASTCAVI_SIMD``, see :mod:`fastcavi.kernels.simd`,
-overrides: "scalar" and "generic" run "generic", "avx512" runs "avx2"),
-performs the same operations in the same order.
+``spikeslab_sweep_dense`` is a C routine (csrc/include/fc_spikeslab_kernels.h)
+over the Fortran-ordered columns: per coordinate, the inner product
+``x_j^T Xr`` over fixed chunks of ``CHUNK`` rows (each chunk with 16 partial
+sums combined in a fixed tree, chunk sums added in chunk order), the update of
+(s_j, mu_j, alpha_j), then the axpy on ``Xr``. The summation order is fixed by
+the source; the compiler may vectorise it (no FMA: the build passes
+``-ffp-contract=off``), and the AVX2 and AVX-512 copies of the loops, the
+widest the CPU runs selected at import (``FASTCAVI_SIMD``, see
+:mod:`fastcavi.kernels.simd`, overrides: "scalar" runs "generic"), perform the
+same operations in the same order.
 
 With ``n_threads > 1`` and ``n >= PARALLEL_MIN_ROWS`` one OpenMP region runs
 the whole sweep: each thread owns the chunks ``c = tid, tid + T, ...``, writes

@@ -107,7 +107,7 @@ SIMD_VARIANTS = {
     "lda": {"scalar": (), "generic": (), "avx2": ("avx2",),
             "avx512": ("avx2", "avx512f", "avx512dq")},
     "gmm": {"generic": (), "avx2": ("avx2",), "avx512": ("avx2", "avx512f", "avx512dq")},
-    "spikeslab": {"generic": (), "avx2": ("avx2",)},
+    "spikeslab": {"generic": (), "avx2": ("avx2",), "avx512": ("avx2", "avx512f", "avx512dq")},
 }
 
 

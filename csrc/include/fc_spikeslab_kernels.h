@@ -5,7 +5,7 @@
 
    Included by csrc/_spikeslab.pyx only. The chunk dot and the axpy are plain
    C with a fixed summation order, compiled once per variant (numbering and
-   target attributes of fc_cpu.h): "generic" and "avx2". The compiler may
+   target attributes of fc_cpu.h): "generic", "avx2" and "avx512". The compiler may
    vectorise them but not reorder them (no -ffast-math, no FMA), so the
    variants return the same bits. */
 
@@ -47,6 +47,8 @@ FC_SS_DEFINE(double, d, , _generic)
 #if FC_X86
 FC_SS_DEFINE(float, f, FC_TARGET_AVX2, _avx2)
 FC_SS_DEFINE(double, d, FC_TARGET_AVX2, _avx2)
+FC_SS_DEFINE(float, f, FC_TARGET_AVX512, _avx512)
+FC_SS_DEFINE(double, d, FC_TARGET_AVX512, _avx512)
 #endif
 
 typedef struct {
@@ -62,6 +64,7 @@ static const fc_ss_impl_t fc_ss_variants[FC_SIMD_N] = {
     FC_SS_ENTRY(_generic),
 #if FC_X86
     FC_SS_ENTRY(_avx2),
+    FC_SS_ENTRY(_avx512),
 #endif
 };
 /* the variant in use (generic until the import selects one) */
