@@ -1,18 +1,20 @@
 /* fc_special.h -- digamma, lgamma and exp(digamma), scalar and in vectors.
 
-   Included by fc_lda_kernels.h. The scalar functions are plain C; the vector
-   ones are macros over the vector type (see fc_vec.h), expanded once per
-   variant by the including header, each lane performing the same IEEE
-   operations whatever the number of lanes.
+   Included by the LDA kernel headers (fc_lda_rows.h, fc_lda_kernels.h); the
+   other families have no special functions. The scalar functions are plain
+   C; the vector ones are macros over the vector type (see fc_vec.h),
+   expanded once per variant by fc_lda_kernels.h, each lane performing the
+   same IEEE operations whatever the number of lanes.
 
    The algorithm is that of fastcavi/kernels/special.py: near the positive
    root x0 of psi a Taylor series in t = x - x0 (24 coefficients
    (-1)^(n+1) zeta(n+1, x0), filled into fc_psi_taylor at import by
-   csrc/_lda.pyx), elsewhere the recurrence psi(x) = psi(x + 6) -
-   sum_{i<6} 1/(x+i) and the asymptotic (Bernoulli) series of psi and
-   Stirling's series of lgamma, both to y^-20 (Abramowitz and Stegun 6.3.18,
-   6.1.40). exp(psi(x)) = y exp(-sum_{i<6} 1/(x+i) - 1/(2y) - tail(y)), y =
-   x + 6, takes one exp and no log. */
+   csrc/_lda.pyx), elsewhere the recurrence psi(x) = psi(x + n) -
+   sum_{i<n} 1/(x+i) up to y = x + n >= 6 (n = 6 in vectors) and the
+   asymptotic (Bernoulli) series of psi and Stirling's series of lgamma in y,
+   both to y^-20 (Abramowitz and Stegun 6.3.18, 6.1.40). exp(psi(x)) =
+   y exp(-sum_{i<6} 1/(x+i) - 1/(2y) - tail(y)), y = x + 6, takes one exp and
+   no log. */
 
 #ifndef FC_SPECIAL_H
 #define FC_SPECIAL_H
