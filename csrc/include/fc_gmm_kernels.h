@@ -48,6 +48,9 @@ typedef struct {
 FC_INLINE fc_vd fc_splat(double v) { fc_vd r = {v, v, v, v, v, v, v, v}; return r; }
 FC_INLINE fc_vd fc_ld(const double *p) { return *(const fc_vd *)p; }
 FC_INLINE void fc_st(double *p, fc_vd v) { *(fc_vd *)p = v; }
+/* FC_HSUM8 of a vector passed by value: the accumulators themselves stay in
+   registers (subscripting them in place makes GCC keep them in memory) */
+FC_INLINE double fc_hsum(fc_vd v) { return FC_HSUM8(v); }
 /* q[s] = || DT[:, s]^T U ||^2, U a zero-padded (d, dp) upper triangle */
 FC_INLINE void fc_maha_tri(const double *DT, const double *U, int d, int dp, int nbp,
                            double *q) {
@@ -94,11 +97,11 @@ FC_INLINE void fc_scatter_tri(const double *WD, const double *DT, int d, int dp,
                 c10 += x1 * y0; c11 += x1 * y1; c12 += x1 * y2; c13 += x1 * y3;
             }
             double *o = out + (size_t)a * dp + b;
-            o[0] += FC_HSUM8(c00); o[1] += FC_HSUM8(c01);
-            o[2] += FC_HSUM8(c02); o[3] += FC_HSUM8(c03);
+            o[0] += fc_hsum(c00); o[1] += fc_hsum(c01);
+            o[2] += fc_hsum(c02); o[3] += fc_hsum(c03);
             o += dp;
-            o[0] += FC_HSUM8(c10); o[1] += FC_HSUM8(c11);
-            o[2] += FC_HSUM8(c12); o[3] += FC_HSUM8(c13);
+            o[0] += fc_hsum(c10); o[1] += fc_hsum(c11);
+            o[2] += fc_hsum(c12); o[3] += fc_hsum(c13);
         }
     }
 }
@@ -225,14 +228,14 @@ FC_INLINE int fc_gmm_chunk_body(const fc_gmm_t *A, int64_t first, int64_t last,
                 fc_st(p, w * r);
             }
         }
-        s_ent += FC_HSUM8(ent);
+        s_ent += fc_hsum(ent);
         if (!A->stats) continue;
         for (int k = 0; k < K; k++) {
             const double *R = LR + (size_t)k * FC_B;
             const double *m = A->means + (size_t)k * d;
             fc_vd acc = fc_splat(0.0);
             for (int s = 0; s < nbp; s += FC_L) acc += fc_ld(R + s);
-            nk[k] += FC_HSUM8(acc);
+            nk[k] += fc_hsum(acc);
             if (kind == 0) {
                 for (int j = 0; j < d; j++) {
                     fc_vd mj = fc_splat(m[j]);
@@ -244,7 +247,7 @@ FC_INLINE int fc_gmm_chunk_body(const fc_gmm_t *A, int64_t first, int64_t last,
                         fc_st(WD + (size_t)j * FC_B + s, wt);
                         a1 += wt;
                     }
-                    sx[(size_t)k * d + j] += FC_HSUM8(a1);
+                    sx[(size_t)k * d + j] += fc_hsum(a1);
                 }
                 fc_scatter_tri(WD, DT, d, dp, nbp, sxx + (size_t)k * dp * dp);
             } else {
@@ -258,9 +261,9 @@ FC_INLINE int fc_gmm_chunk_body(const fc_gmm_t *A, int64_t first, int64_t last,
                         a1 += wt;
                         a2 += wt * t;
                     }
-                    sx[(size_t)k * d + j] += FC_HSUM8(a1);
-                    if (kind == 2) sxx[(size_t)k * d + j] += FC_HSUM8(a2);
-                    else if (kind == 3) a2tot += FC_HSUM8(a2);
+                    sx[(size_t)k * d + j] += fc_hsum(a1);
+                    if (kind == 2) sxx[(size_t)k * d + j] += fc_hsum(a2);
+                    else if (kind == 3) a2tot += fc_hsum(a2);
                 }
                 if (kind == 3) sxx[k] += a2tot;
             }

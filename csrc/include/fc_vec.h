@@ -22,7 +22,10 @@
 
 /* The sum of 8 partial sums p[0..7] (an array or a vector), in the one order
    every kernel uses: ((p0+p4)+(p2+p6))+((p1+p5)+(p3+p7)), the order of
-   halving a vector of 8 lanes twice. */
+   halving a vector of 8 lanes twice. Give it an array, or a vector passed by
+   value to an inline function (gmm's fc_hsum): subscripting a vector
+   accumulator in place makes GCC keep it in memory in the loop that updates
+   it (the gmm E-step ran up to 1.5x slower). */
 #define FC_HSUM8(p)                                                            \
     ((((p)[0] + (p)[4]) + ((p)[2] + (p)[6])) + (((p)[1] + (p)[5]) + ((p)[3] + (p)[7])))
 
