@@ -158,6 +158,17 @@ FC_DEFINE_VROWSUMS(double, d, fc_v8d)
 #endif
 
 #if FC_GNU_VECTORS
+/* one step of fc_vdot4 (in FC_DEFINE_SIMD): the 8 topics of A (8 / L vectors,
+   loaded once) against those from KB of the four rows b0..b3, into p0..p3 */
+#define FC_VDOT4_STEP(S, SFX, L, A, KB)                                        \
+    for (i = 0; i < 8 / L; ++i) {                                              \
+        av = fc_ld_##S##SFX((A) + i * L);                                      \
+        p0[i] += av * fc_ld_##S##SFX(b0 + (KB) + i * L);                       \
+        p1[i] += av * fc_ld_##S##SFX(b1 + (KB) + i * L);                       \
+        p2[i] += av * fc_ld_##S##SFX(b2 + (KB) + i * L);                       \
+        p3[i] += av * fc_ld_##S##SFX(b3 + (KB) + i * L);                       \
+    }
+
 /* V: vector type, L lanes; up to 8 vectors of acc live in registers per
    pass over the words. The last vector of a row may overlap the one before
    it (offset K - L), so it never sits alone in a block: both load acc before
@@ -235,23 +246,11 @@ ATTR static inline void fc_vdot4_##S##SFX(const T *a, const T *at,             \
         /* the next four rows toward L1, a cache line per row and step */      \
         __builtin_prefetch(n0 + k, 0, 3); __builtin_prefetch(n1 + k, 0, 3);    \
         __builtin_prefetch(n2 + k, 0, 3); __builtin_prefetch(n3 + k, 0, 3);    \
-        for (i = 0; i < 8 / L; ++i) {                                          \
-            av = fc_ld_##S##SFX(a + k + i * L);                                \
-            p0[i] += av * fc_ld_##S##SFX(b0 + k + i * L);                      \
-            p1[i] += av * fc_ld_##S##SFX(b1 + k + i * L);                      \
-            p2[i] += av * fc_ld_##S##SFX(b2 + k + i * L);                      \
-            p3[i] += av * fc_ld_##S##SFX(b3 + k + i * L);                      \
-        }                                                                      \
+        FC_VDOT4_STEP(S, SFX, L, a + k, k);                                    \
     }                                                                          \
     if (k < n) {                                                               \
         k = n - 8;                                                             \
-        for (i = 0; i < 8 / L; ++i) {                                          \
-            av = fc_ld_##S##SFX(at + i * L);                                   \
-            p0[i] += av * fc_ld_##S##SFX(b0 + k + i * L);                      \
-            p1[i] += av * fc_ld_##S##SFX(b1 + k + i * L);                      \
-            p2[i] += av * fc_ld_##S##SFX(b2 + k + i * L);                      \
-            p3[i] += av * fc_ld_##S##SFX(b3 + k + i * L);                      \
-        }                                                                      \
+        FC_VDOT4_STEP(S, SFX, L, at, k);                                       \
     }                                                                          \
     RED4(p0, p1, p2, p3, cnt, eps, coef);                                      \
 }                                                                              \
