@@ -55,7 +55,7 @@ def portable_flags():
     """Optimisation flags for a portable build.
 
     No -march=native (wheels and CI run on other x86_64 CPUs; AVX2 kernels
-    are selected at run time instead, see csrc/_lda.pyx) and no -ffast-math
+    are selected at run time instead, see csrc/include/fc_cpu.h) and no -ffast-math
     (the kernels rely on NaN/inf semantics). -ffp-contract=off keeps the
     compiler from fusing a*b+c into FMA when CFLAGS enable FMA, so every SIMD
     variant returns the same bits as the scalar code. MSVC gets /O2.
@@ -66,6 +66,10 @@ def portable_flags():
 
 
 compile_omp, link_omp = openmp_flags()
+#: the C headers every kernel module includes (csrc/include/*.h); an edit to one
+#: of them rebuilds the extensions
+INCLUDE = os.path.join("csrc", "include")
+HEADERS = sorted(glob.glob(os.path.join(INCLUDE, "*.h")))
 macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
           ("FASTCAVI_OPENMP", "1" if compile_omp else "0")]
 
@@ -76,7 +80,8 @@ def _extension(pyx):
     return Extension(
         f"fastcavi._ext.{name}",
         [pyx],
-        include_dirs=[np.get_include()],
+        include_dirs=[INCLUDE, np.get_include()],
+        depends=HEADERS + [os.path.join("csrc", "fc_simd.pxi")],
         define_macros=macros,
         extra_compile_args=portable_flags() + compile_omp,
         extra_link_args=link_omp,

@@ -2,7 +2,7 @@
 # cython: initializedcheck=False, nonecheck=False
 """Cython backend of the LDA kernels (``fastcavi._ext._lda``).
 
-Same contracts as :mod:`fastcavi.kernels.reference` (the NumPy oracle) and the
+Same contracts as :mod:`fastcavi.lda.lda_reference` (the NumPy oracle) and the
 same structure as :mod:`fastcavi.kernels.numba_lda`:
 
 - ``lda_e_step``: OpenMP ``prange`` (dynamic schedule) over contiguous chunks
@@ -26,7 +26,7 @@ not by the instruction set, and no FMA is used (the build passes
 ``-ffp-contract=off``, never ``-ffast-math``). Sums of gamma and lambda, ELBO
 terms, digamma, exp and lgamma are evaluated in float64, except exp(psi(gamma_dk))
 of every inner iteration for float32 data in the vector variants, which runs in
-float32 lanes (relative error below 1e-6 max(1, |psi|), see FC_DEFINE_VMATHF):
+float32 lanes (relative error below 1e-6 max(1, |psi|), see fc_vexpdigf):
 on short documents that row dominates the E-step.
 
 Variants (:func:`simd_variants`, chosen at import: the widest the CPU has, or
@@ -38,19 +38,23 @@ the environment variable ``FASTCAVI_SIMD``, see :mod:`fastcavi.kernels.simd`):
   vectors): also evaluate the special functions in vectors: exp(psi(gamma_dk))
   of every inner iteration, the per-document bound's psi and lgamma, and the
   topic step's psi, exp and lgamma, with a division-free exp (<= 1 ulp) and
-  a vector log (see FC_DEFINE_VMATH). These three return the same bits as
+  a vector log (fc_vec.h, fc_special.h). These three return the same bits as
   each other; they differ from "scalar" by rounding only (exp(psi) within
   ~8 eps |psi|; results within the reference tolerances, see
   tests/test_kernels.py and tests/test_special.py).
 
-``digamma`` uses the algorithm of :mod:`fastcavi.kernels.special`: a Taylor
-series in double-double around the positive root, else the recurrence up to
-x >= 6 and the asymptotic series to x^-20. Its 24 Taylor coefficients are
+``digamma`` (C: fc_digamma) uses the algorithm of :mod:`fastcavi.kernels.special`:
+a Taylor series in double-double around the positive root, else the recurrence
+up to x >= 6 and the asymptotic series to x^-20. Its 24 Taylor coefficients are
 computed at import with ``scipy.special.zeta``, exactly as ``special.py`` does.
+
+The C is in csrc/include/: fc_lda_kernels.h (the variants and their table) and
+the headers it includes (fc_lda_sweep.h, fc_lda_rows.h, and fc_vec.h,
+fc_special.h, fc_cpu.h shared with the other families).
 """
 
 from cython.parallel cimport parallel, prange
-from libc.math cimport exp, log, fabs, INFINITY, NAN
+from libc.math cimport exp, log
 from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport free, malloc
 
@@ -68,1000 +72,18 @@ __all__ = [
     "simd_variants",
 ]
 
-cdef extern from * nogil:
-    """
-    #include <math.h>
-    #include <string.h>
-
-    #ifndef FASTCAVI_OPENMP
-    #define FASTCAVI_OPENMP 0
-    #endif
-    #if FASTCAVI_OPENMP && defined(_OPENMP)
-    #define FC_OPENMP_ENABLED 1
-    #else
-    #define FC_OPENMP_ENABLED 0
-    #endif
-
-    /* float32 kernels flush subnormals to zero (FTZ/DAZ) on their threads:
-       products of small exp(E[log theta]) and exp(E[log beta]) fall below
-       1.2e-38 and every subnormal operand costs a microcode assist (the float32
-       E-step ran slower than float64). Such values are 1e31 times smaller than
-       the eps added to every phinorm, so results are unaffected. */
-    #if defined(__x86_64__) || defined(_M_X64)
-    #include <xmmintrin.h>
-    static inline unsigned int fc_ftz_on(void) {
-        unsigned int old = _mm_getcsr(); _mm_setcsr(old | 0x8040); return old; }
-    static inline void fc_ftz_restore(unsigned int old) { _mm_setcsr(old); }
-    #else
-    static inline unsigned int fc_ftz_on(void) { return 0; }
-    static inline void fc_ftz_restore(unsigned int old) { (void)old; }
-    #endif
-
-    /* lgamma writes the global signgam in glibc/BSD libms (a data race under
-       OpenMP); the reentrant variant does not. */
-    #if defined(__APPLE__)
-    extern double lgamma_r(double, int *);
-    #endif
-    #if defined(__GLIBC__) || defined(__APPLE__) || defined(__FreeBSD__)           \\
-        || defined(__NetBSD__) || defined(__OpenBSD__)
-    static inline double fc_lgamma(double x) { int sign; return lgamma_r(x, &sign); }
-    #else
-    static inline double fc_lgamma(double x) { return lgamma(x); }
-    #endif
-
-    /* ------------------------------------------------------------------------
-       Vector kernels. Every variant below performs the same floating-point
-       operations in the same order, so they return the same bits:
-
-       - dot(a, b): 8 partial sums (lane l takes k = l mod 8), combined as
-         ((p0+p4)+(p2+p6))+((p1+p5)+(p3+p7)); in the E-step sweep of the
-         vector variants (n >= 8) the n mod 8 tail enters the lanes too, as the
-         chunk [n - 8, n) with the lanes already counted multiplied by zero,
-         while fc_dot (the scalar variant, and the final phinorm) adds it in
-         order after combining;
-       - gather(rows, coef): acc[k] = sum_j coef[j] * rows[j][k], j in order,
-         each acc[k] kept in a register across j.
-
-       "generic" is plain C or GCC/Clang vector extensions of 16 bytes (SSE2,
-       NEON); "avx2" uses 32-byte vectors in functions compiled with
-       __attribute__((target("avx2"))), "avx512" 64-byte float64 vectors
-       (target avx512f/dq), picked at import time when the CPU has them. FMA
-       is never used, so there is no contraction to differ. The special
-       functions differ between "scalar" (libm) and the vector variants, see
-       FC_DEFINE_VMATH. */
-
-    #if defined(__GNUC__) || defined(__clang__)
-    #define FC_GNU_VECTORS 1
-    #else
-    #define FC_GNU_VECTORS 0
-    #endif
-    #if FC_GNU_VECTORS && (defined(__x86_64__) || defined(__i386__))
-    #define FC_HAVE_AVX2 1
-    #else
-    #define FC_HAVE_AVX2 0
-    #endif
-
-    #define FC_DEFINE_SCALAR(T, S)                                                 \\
-    static inline T fc_dot_##S(const T *a, const T *b, Py_ssize_t n) {             \\
-        T p[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                         \\
-        Py_ssize_t k = 0;                                                          \\
-        int l;                                                                     \\
-        for (; k + 8 <= n; k += 8)                                                 \\
-            for (l = 0; l < 8; ++l) p[l] += a[k + l] * b[k + l];                   \\
-        T s = ((p[0] + p[4]) + (p[2] + p[6])) + ((p[1] + p[5]) + (p[3] + p[7]));   \\
-        for (; k < n; ++k) s += a[k] * b[k];                                       \\
-        return s;                                                                  \\
-    }                                                                              \\
-    static void fc_gatherc_scalar_##S(const T *const *rows, const T *coef,         \\
-            Py_ssize_t n, Py_ssize_t K, T *acc, int cont) {                        \\
-        Py_ssize_t j, k;                                                           \\
-        if (!cont) for (k = 0; k < K; ++k) acc[k] = 0;                             \\
-        for (j = 0; j < n; ++j) {                                                  \\
-            const T c = coef[j];                                                   \\
-            const T *r = rows[j];                                                  \\
-            for (k = 0; k < K; ++k) acc[k] += c * r[k];                            \\
-        }                                                                          \\
-    }                                                                              \\
-    static void fc_gather_scalar_##S(const T *const *rows, const T *coef,          \\
-                                     Py_ssize_t n, Py_ssize_t K, T *acc) {         \\
-        fc_gatherc_scalar_##S(rows, coef, n, K, acc, 0);                           \\
-    }                                                                              \\
-    static void fc_sweep_scalar_##S(const T *cnt, const T *const *rows,            \\
-            Py_ssize_t n, Py_ssize_t K, const T *etheta, T eps, T *coef, T *acc) { \\
-        Py_ssize_t j;                                                              \\
-        for (j = 0; j < n; ++j)                                                    \\
-            coef[j] = cnt[j] / (fc_dot_##S(etheta, rows[j], K) + eps);             \\
-        fc_gather_scalar_##S(rows, coef, n, K, acc);                               \\
-    }
-
-    FC_DEFINE_SCALAR(float, f)
-    FC_DEFINE_SCALAR(double, d)
-
-    /* Taylor series of psi around its positive root (filled at import from
-       PSI_ROOT_TAYLOR, see below) for the vector digamma */
-    #define FC_N_TAYLOR 24
-    static double fc_psi_taylor[FC_N_TAYLOR];
-    static const double fc_psi_root_hi = 1.4616321449683622;
-    static const double fc_psi_root_lo = 9.549995429965697e-17;
-
-    /* exp(psi(x)) with one exp (algorithm of fastcavi.kernels.special.exp_digamma):
-       the same operations as _exp_digamma in the Cython code below. */
-    static inline double fc_asym_tail(double z) {
-        return z * (1.0 / 12 - z * (1.0 / 120 - z * (1.0 / 252 - z * (1.0 / 240 - z * (
-            1.0 / 132 - z * (691.0 / 32760 - z * (1.0 / 12 - z * (3617.0 / 8160 - z * (
-                43867.0 / 14364 - z * (174611.0 / 6600))))))))));
-    }
-    static inline double fc_exp_digamma(double x) {
-        double num = 1.0, den = x, y = x + 1.0, inv;
-        int i;
-        for (i = 0; i < 5; ++i) { num = num * y + den; den *= y; y += 1.0; }
-        inv = 1.0 / y;
-        return y * exp(-(num / den) - 0.5 * inv - fc_asym_tail(inv * inv));
-    }
-    #define FC_DEFINE_EXPDIG_SCALAR(T, S)                                          \\
-    static void fc_expdig_row_scalar_##S(const T *g, T *out, Py_ssize_t n,         \\
-                                         double total) {                           \\
-        Py_ssize_t k;                                                              \\
-        double scale = total > 0 ? 1.0 / fc_exp_digamma(total) : 1.0;              \\
-        for (k = 0; k < n; ++k) out[k] = (T)(fc_exp_digamma((double)g[k]) * scale); \\
-    }
-    FC_DEFINE_EXPDIG_SCALAR(float, f)
-    FC_DEFINE_EXPDIG_SCALAR(double, d)
-    /* Row reductions of the E-step, in one fixed order for every variant: 8
-       partial float64 sums (lane l takes k = l mod 8), combined as in dot,
-       then the n mod 8 tail in order. Plain C, which the compiler may
-       vectorise (the order is explicit); 8 chains instead of one dependent
-       chain of n additions.
-       fc_update: g[k] <- alpha[k] + etheta[k] acc[k] (in T); returns
-       sum_k |new - old| and stores sum_k new in *total. */
-    #define FC_DEFINE_ROWSUMS(T, S, ABS)                                           \\
-    static inline double fc_sum_##S(const T *g, Py_ssize_t n) {                    \\
-        double p[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                    \\
-        Py_ssize_t k = 0;                                                          \\
-        int l;                                                                     \\
-        for (; k + 8 <= n; k += 8)                                                 \\
-            for (l = 0; l < 8; ++l) p[l] += (double)g[k + l];                      \\
-        double s = ((p[0] + p[4]) + (p[2] + p[6])) + ((p[1] + p[5]) + (p[3] + p[7])); \\
-        for (; k < n; ++k) s += (double)g[k];                                      \\
-        return s;                                                                  \\
-    }                                                                              \\
-    static inline double fc_update_##S(const T *alpha, const T *etheta, const T *acc, \\
-                                       T *g, Py_ssize_t n, double *total) {        \\
-        double c[8] = {0, 0, 0, 0, 0, 0, 0, 0}, t[8] = {0, 0, 0, 0, 0, 0, 0, 0};   \\
-        Py_ssize_t k = 0;                                                          \\
-        int l;                                                                     \\
-        T nw;                                                                      \\
-        for (; k + 8 <= n; k += 8)                                                 \\
-            for (l = 0; l < 8; ++l) {                                              \\
-                nw = alpha[k + l] + etheta[k + l] * acc[k + l];                    \\
-                c[l] += (double)ABS(nw - g[k + l]);                                \\
-                t[l] += (double)nw;                                                \\
-                g[k + l] = nw;                                                     \\
-            }                                                                      \\
-        double sc = ((c[0] + c[4]) + (c[2] + c[6])) + ((c[1] + c[5]) + (c[3] + c[7])); \\
-        double st = ((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7])); \\
-        for (; k < n; ++k) {                                                       \\
-            nw = alpha[k] + etheta[k] * acc[k];                                    \\
-            sc += (double)ABS(nw - g[k]);                                          \\
-            st += (double)nw;                                                      \\
-            g[k] = nw;                                                             \\
-        }                                                                          \\
-        *total = st;                                                               \\
-        return sc;                                                                 \\
-    }
-    #if FC_GNU_VECTORS
-    #pragma GCC diagnostic ignored "-Wpsabi"  /* static inline helpers: no ABI crossing */
-    /* the same lanes and order with 8-lane vectors (GCC splits them into the
-       registers the target has), so the partial sums stay in registers */
-    typedef double fc_v8d_g __attribute__((vector_size(64)));
-    typedef long long fc_v8l_g __attribute__((vector_size(64)));
-    typedef float fc_v8f_g __attribute__((vector_size(32)));
-    typedef int fc_v8i_g __attribute__((vector_size(32)));
-    static inline fc_v8d_g fc_wide_d(fc_v8d_g v) { return v; }
-    static inline fc_v8d_g fc_wide_f(fc_v8f_g v) { return __builtin_convertvector(v, fc_v8d_g); }
-    static inline fc_v8d_g fc_vabs_d(fc_v8d_g v) {
-        return (fc_v8d_g)((fc_v8l_g)v & 0x7FFFFFFFFFFFFFFFLL); }
-    static inline fc_v8f_g fc_vabs_f(fc_v8f_g v) {
-        return (fc_v8f_g)((fc_v8i_g)v & 0x7FFFFFFF); }
-    #define FC_DEFINE_VROWSUMS(T, S, V, ABS)                                       \\
-    static inline double fc_sum_##S(const T *g, Py_ssize_t n) {                    \\
-        fc_v8d_g p = {0};                                                          \\
-        V x;                                                                       \\
-        double l[8];                                                               \\
-        Py_ssize_t k = 0;                                                          \\
-        for (; k + 8 <= n; k += 8) { memcpy(&x, g + k, sizeof x); p += fc_wide_##S(x); } \\
-        memcpy(l, &p, sizeof l);                                                   \\
-        double s = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7])); \\
-        for (; k < n; ++k) s += (double)g[k];                                      \\
-        return s;                                                                  \\
-    }                                                                              \\
-    static inline double fc_update_##S(const T *alpha, const T *etheta, const T *acc, \\
-                                       T *g, Py_ssize_t n, double *total) {        \\
-        fc_v8d_g c = {0}, t = {0};                                                 \\
-        V a, e, q, o, nw;                                                          \\
-        double lc[8], lt[8];                                                       \\
-        Py_ssize_t k = 0;                                                          \\
-        T w;                                                                       \\
-        for (; k + 8 <= n; k += 8) {                                               \\
-            memcpy(&a, alpha + k, sizeof a); memcpy(&e, etheta + k, sizeof e);     \\
-            memcpy(&q, acc + k, sizeof q); memcpy(&o, g + k, sizeof o);            \\
-            nw = a + e * q;                                                        \\
-            c += fc_wide_##S(fc_vabs_##S(nw - o));                                 \\
-            t += fc_wide_##S(nw);                                                  \\
-            memcpy(g + k, &nw, sizeof nw);                                         \\
-        }                                                                          \\
-        memcpy(lc, &c, sizeof lc);                                                 \\
-        memcpy(lt, &t, sizeof lt);                                                 \\
-        double sc = ((lc[0] + lc[4]) + (lc[2] + lc[6])) + ((lc[1] + lc[5]) + (lc[3] + lc[7])); \\
-        double st = ((lt[0] + lt[4]) + (lt[2] + lt[6])) + ((lt[1] + lt[5]) + (lt[3] + lt[7])); \\
-        for (; k < n; ++k) {                                                       \\
-            w = alpha[k] + etheta[k] * acc[k];                                     \\
-            sc += (double)ABS(w - g[k]);                                           \\
-            st += (double)w;                                                       \\
-            g[k] = w;                                                              \\
-        }                                                                          \\
-        *total = st;                                                               \\
-        return sc;                                                                 \\
-    }
-    FC_DEFINE_VROWSUMS(float, f, fc_v8f_g, fabsf)
-    FC_DEFINE_VROWSUMS(double, d, fc_v8d_g, fabs)
-    #else
-    FC_DEFINE_ROWSUMS(float, f, fabsf)
-    FC_DEFINE_ROWSUMS(double, d, fabs)
-    #endif
-    static void fc_exp_row_scalar(const double *x, double *out, Py_ssize_t n) {
-        Py_ssize_t k;
-        for (k = 0; k < n; ++k) out[k] = exp(x[k]);
-    }
-
-    #if FC_GNU_VECTORS
-    /* V: vector type, L lanes; up to 8 vectors of acc live in registers per
-       pass over the words. The last vector of a row may overlap the one before
-       it (offset K - L), so it never sits alone in a block: both load acc before
-       either stores, the overlap repeats the same operations, stored twice. */
-    #define FC_DEFINE_SIMD(T, S, V, L, ATTR, SFX, RED4)                            \\
-    ATTR static inline V fc_ld_##S##SFX(const T *p) {                              \\
-        V v; memcpy(&v, p, sizeof v); return v; }                                  \\
-    ATTR static inline T fc_vdot_##S##SFX(const T *a, const T *at, const T *b,     \\
-                                          Py_ssize_t n) {                          \\
-        V p[8 / L];                                                                \\
-        T lane[8];                                                                 \\
-        Py_ssize_t k = 0;                                                          \\
-        int i;                                                                     \\
-        for (i = 0; i < 8 / L; ++i) p[i] = (V){0};                                 \\
-        for (; k + 8 <= n; k += 8)                                                 \\
-            for (i = 0; i < 8 / L; ++i)                                            \\
-                p[i] += fc_ld_##S##SFX(a + k + i * L) * fc_ld_##S##SFX(b + k + i * L); \\
-        if (k < n)                                                                 \\
-            for (i = 0; i < 8 / L; ++i)                                            \\
-                p[i] += fc_ld_##S##SFX(at + i * L) * fc_ld_##S##SFX(b + n - 8 + i * L); \\
-        memcpy(lane, p, sizeof lane);                                              \\
-        return ((lane[0] + lane[4]) + (lane[2] + lane[6]))                         \\
-            + ((lane[1] + lane[5]) + (lane[3] + lane[7]));                         \\
-    }                                                                              \\
-    ATTR static inline void fc_block_##S##SFX(const T *const *rows, const T *coef, \\
-            Py_ssize_t n, const Py_ssize_t *off, const int m, T *acc, int cont) {  \\
-        V p[8];                                                                    \\
-        Py_ssize_t j;                                                              \\
-        int i;                                                                     \\
-        for (i = 0; i < m; ++i) p[i] = cont ? fc_ld_##S##SFX(acc + off[i]) : (V){0}; \\
-        for (j = 0; j < n; ++j) {                                                  \\
-            const T c = coef[j];                                                   \\
-            const T *r = rows[j];                                                  \\
-            for (i = 0; i < m; ++i) p[i] += c * fc_ld_##S##SFX(r + off[i]);        \\
-        }                                                                          \\
-        for (i = 0; i < m; ++i) memcpy(acc + off[i], &p[i], sizeof(V));            \\
-    }                                                                              \\
-    ATTR static void fc_gatherc_##S##SFX(const T *const *rows, const T *coef,      \\
-            Py_ssize_t n, Py_ssize_t K, T *acc, int cont) {                        \\
-        Py_ssize_t off[8], v, nvec;                                                \\
-        int i, m;                                                                  \\
-        if (K < L) { fc_gatherc_scalar_##S(rows, coef, n, K, acc, cont); return; } \\
-        nvec = (K + L - 1) / L;                                                    \\
-        for (v = 0; v < nvec; v += m) {                                            \\
-            m = nvec - v <= 8 ? (int)(nvec - v) : (nvec - v == 9 ? 7 : 8);         \\
-            for (i = 0; i < m; ++i)                                                \\
-                off[i] = (v + i) * L < K - L ? (v + i) * L : K - L;                \\
-            switch (m) {                                                           \\
-            case 1: fc_block_##S##SFX(rows, coef, n, off, 1, acc, cont); break;    \\
-            case 2: fc_block_##S##SFX(rows, coef, n, off, 2, acc, cont); break;    \\
-            case 3: fc_block_##S##SFX(rows, coef, n, off, 3, acc, cont); break;    \\
-            case 4: fc_block_##S##SFX(rows, coef, n, off, 4, acc, cont); break;    \\
-            case 5: fc_block_##S##SFX(rows, coef, n, off, 5, acc, cont); break;    \\
-            case 6: fc_block_##S##SFX(rows, coef, n, off, 6, acc, cont); break;    \\
-            case 7: fc_block_##S##SFX(rows, coef, n, off, 7, acc, cont); break;    \\
-            default: fc_block_##S##SFX(rows, coef, n, off, 8, acc, cont); break;   \\
-            }                                                                      \\
-        }                                                                          \\
-    }                                                                              \\
-    ATTR static void fc_gather_##S##SFX(const T *const *rows, const T *coef,       \\
-                                        Py_ssize_t n, Py_ssize_t K, T *acc) {      \\
-        fc_gatherc_##S##SFX(rows, coef, n, K, acc, 0);                             \\
-    }                                                                              \\
-    /* four dot products a . b_w at once (the loads of a shared), each with        \\
-       exactly the operations of fc_vdot; RED4 sets coef_w = cnt_w / (dot_w + eps) */ \\
-    ATTR static inline void fc_vdot4_##S##SFX(const T *a, const T *at,             \\
-            const T *const *b, const T *const *nb, Py_ssize_t n, const T *cnt, T eps, \\
-            T *coef) {                                                             \\
-        V p0[8 / L], p1[8 / L], p2[8 / L], p3[8 / L], av;                          \\
-        const T *b0 = b[0], *b1 = b[1], *b2 = b[2], *b3 = b[3];                    \\
-        const T *n0 = nb[0], *n1 = nb[1], *n2 = nb[2], *n3 = nb[3];                \\
-        Py_ssize_t k = 0;                                                          \\
-        int i;                                                                     \\
-        for (i = 0; i < 8 / L; ++i) p0[i] = p1[i] = p2[i] = p3[i] = (V){0};        \\
-        for (; k + 8 <= n; k += 8) {                                               \\
-            /* the next four rows toward L1, a cache line per row and step */      \\
-            __builtin_prefetch(n0 + k, 0, 3); __builtin_prefetch(n1 + k, 0, 3);    \\
-            __builtin_prefetch(n2 + k, 0, 3); __builtin_prefetch(n3 + k, 0, 3);    \\
-            for (i = 0; i < 8 / L; ++i) {                                          \\
-                av = fc_ld_##S##SFX(a + k + i * L);                                \\
-                p0[i] += av * fc_ld_##S##SFX(b0 + k + i * L);                      \\
-                p1[i] += av * fc_ld_##S##SFX(b1 + k + i * L);                      \\
-                p2[i] += av * fc_ld_##S##SFX(b2 + k + i * L);                      \\
-                p3[i] += av * fc_ld_##S##SFX(b3 + k + i * L);                      \\
-            }                                                                      \\
-        }                                                                          \\
-        if (k < n) {                                                               \\
-            k = n - 8;                                                             \\
-            for (i = 0; i < 8 / L; ++i) {                                          \\
-                av = fc_ld_##S##SFX(at + i * L);                                   \\
-                p0[i] += av * fc_ld_##S##SFX(b0 + k + i * L);                      \\
-                p1[i] += av * fc_ld_##S##SFX(b1 + k + i * L);                      \\
-                p2[i] += av * fc_ld_##S##SFX(b2 + k + i * L);                      \\
-                p3[i] += av * fc_ld_##S##SFX(b3 + k + i * L);                      \\
-            }                                                                      \\
-        }                                                                          \\
-        RED4(p0, p1, p2, p3, cnt, eps, coef);                                      \\
-    }                                                                              \\
-    /* words in groups of ~16 KB of rows: the gather re-reads them from L1, and    \\
-       continues acc from memory, so the operations are those of one gather.       \\
-       Dot products need K >= 8: lanes take chunks of 8 topics from 0 and, when    \\
-       8 does not divide K, the chunk [K - 8, K) against at = etheta there with    \\
-       the lanes already counted set to zero (adding 0 * beta is exact), so the    \\
-       tail is vector work too. K < 8 takes the scalar sweep. */                   \\
-    ATTR static void fc_sweep_##S##SFX(const T *cnt, const T *const *rows,         \\
-            Py_ssize_t n, Py_ssize_t K, const T *etheta, T eps, T *coef, T *acc) { \\
-        Py_ssize_t j, j0, j1, kmain;                                               \\
-        T at[8];                                                                   \\
-        const T *nb[4];                                                            \\
-        int w;                                                                     \\
-        Py_ssize_t G = (Py_ssize_t)(16384 / sizeof(T)) / (K > 0 ? K : 1);          \\
-        if (K < 8) { fc_sweep_scalar_##S(cnt, rows, n, K, etheta, eps, coef, acc); return; } \\
-        if (G < 8) G = 8;                                                          \\
-        if (n == 0) { fc_gatherc_##S##SFX(rows, coef, 0, K, acc, 0); return; }     \\
-        kmain = K - K % 8;                                                         \\
-        for (w = 0; w < 8; ++w) at[w] = K - 8 + w >= kmain ? etheta[K - 8 + w] : (T)0; \\
-        for (j0 = 0; j0 < n; j0 = j1) {                                            \\
-            j1 = n - j0 > G ? j0 + G : n;                                          \\
-            for (j = j0; j + 4 <= j1; j += 4) {                                    \\
-                nb[0] = rows[j + 4 < n ? j + 4 : n - 1];                           \\
-                nb[1] = rows[j + 5 < n ? j + 5 : n - 1];                           \\
-                nb[2] = rows[j + 6 < n ? j + 6 : n - 1];                           \\
-                nb[3] = rows[j + 7 < n ? j + 7 : n - 1];                           \\
-                fc_vdot4_##S##SFX(etheta, at, rows + j, nb, K, cnt + j, eps, coef + j); \\
-            }                                                                      \\
-            for (; j < j1; ++j)                                                    \\
-                coef[j] = cnt[j] / (fc_vdot_##S##SFX(etheta, at, rows[j], K) + eps); \\
-            fc_gatherc_##S##SFX(rows + j0, coef + j0, j1 - j0, K, acc, j0 > 0);    \\
-        }                                                                          \\
-    }
-
-    /* RED4 (p0, p1, p2, p3, cnt, eps, coef): coef[w] = cnt[w] / (s_w + eps) with
-       s_w = ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)) over the 8
-       partial-sum lanes l of word w, the order of fc_dot. FC_RED4_LANES goes through memory lane by lane; the vector
-       forms do the same additions on 4-lane vectors: h = [l0+l4, l1+l5, l2+l6,
-       l3+l7] per word, then the words' pairs interleaved by fc_comb4. */
-    #define FC_RED4_LANES(T, p0, p1, p2, p3, cnt, eps, coef) do {                  \\
-        T lane_[8]; const void *src_[4] = {p0, p1, p2, p3}; int w_;                \\
-        for (w_ = 0; w_ < 4; ++w_) {                                               \\
-            memcpy(lane_, src_[w_], sizeof lane_);                                 \\
-            (coef)[w_] = (cnt)[w_] / (((lane_[0] + lane_[4]) + (lane_[2] + lane_[6])) \\
-                + ((lane_[1] + lane_[5]) + (lane_[3] + lane_[7])) + (eps));        \\
-        } } while (0)
-    #define FC_RED4_LANES_D(p0, p1, p2, p3, c, e, q) FC_RED4_LANES(double, p0, p1, p2, p3, c, e, q)
-    /* coef[0:4] = cnt[0:4] / (r + eps) as one vector division: IEEE division, so
-       each lane is the scalar quotient */
-    #define FC_DIV4(r, cnt, eps, coef) do {                                        \\
-        __typeof__(r) c_;                                                          \\
-        memcpy(&c_, cnt, sizeof c_); c_ = c_ / ((r) + (eps));                      \\
-        memcpy(coef, &c_, sizeof c_); } while (0)
-    typedef float fc_v4f __attribute__((vector_size(16)));
-    static inline fc_v4f fc_comb4_f(fc_v4f a, fc_v4f b, fc_v4f c, fc_v4f d) {
-        fc_v4f x = __builtin_shufflevector(a, b, 0, 1, 4, 5)
-            + __builtin_shufflevector(a, b, 2, 3, 6, 7);
-        fc_v4f y = __builtin_shufflevector(c, d, 0, 1, 4, 5)
-            + __builtin_shufflevector(c, d, 2, 3, 6, 7);
-        return __builtin_shufflevector(x, y, 0, 2, 4, 6)
-            + __builtin_shufflevector(x, y, 1, 3, 5, 7);
-    }
-    /* float, two 4-lane vectors per word */
-    #define FC_RED4_F4(p0, p1, p2, p3, cnt, eps, coef) do {                        \\
-        fc_v4f r_ = fc_comb4_f((p0)[0] + (p0)[1], (p1)[0] + (p1)[1],               \\
-                               (p2)[0] + (p2)[1], (p3)[0] + (p3)[1]);              \\
-        FC_DIV4(r_, cnt, eps, coef); } while (0)
-    typedef double fc_v2d __attribute__((vector_size(16)));
-    FC_DEFINE_SIMD(float, f, fc_v4f, 4, , _generic, FC_RED4_F4)
-    FC_DEFINE_SIMD(double, d, fc_v2d, 2, , _generic, FC_RED4_LANES_D)
-
-    /* Elementwise float64 math on vectors of L lanes (VD, with VI the signed
-       64-bit integer vector of the same size). Each lane performs the same
-       IEEE operations whatever L is, so "generic" and "avx2" return the same
-       bits; they differ from the scalar variant (libm exp) by about 1 ulp.
-
-       No division in fc_vexp and short dependency chains (Estrin's scheme),
-       since these run latency-bound on rows of ~50 topics.
-
-       fc_vexp: n = round(x / ln 2) (by the 1.5 * 2^52 shifter), r = x - n ln 2
-       in two parts as in Cephes (n * C1 exact), |r| <= 0.347, exp(r) = 1 + (r
-       + r^2 q(r)) with q the Taylor series to r^11 / 13! (truncation 4e-18),
-       times 2^n as two factors 2^(n>>1) 2^(n-(n>>1)), so that results in the
-       subnormal range round once, x >= 710 gives inf, x <= -746 gives 0 and
-       NaN gives NaN. Error <= 1 ulp against numpy's exp (tested).
-       fc_vexpdig: exp(psi(x)) by the algorithm of fc_exp_digamma (shift to
-       y = x + 6, asymptotic series), with sum_{i<6} 1/(x+i) summed pairwise
-       as one fraction and the series by Estrin; within 4 ulp of the scalar
-       variant. */
-    #define FC_DEFINE_VMATH(VD, VI, VF, L, ATTR, SFX)                              \\
-    ATTR static inline VD fc_vsel##SFX(VI m, VD a, VD b) {                         \\
-        return (VD)(((VI)a & m) | ((VI)b & ~m)); }                                 \\
-    ATTR static inline VD fc_vexp##SFX(VD x) {                                     \\
-        const VD zero = {0};                                                       \\
-        const VD shifter = zero + 6755399441055744.0;  /* 1.5 * 2^52 */            \\
-        VD kd, n, r, r2, r4, q;                                                    \\
-        VI ni, n1, n2;                                                             \\
-        x = fc_vsel##SFX(x < -746.0, zero - 746.0, x);                             \\
-        x = fc_vsel##SFX(x > 710.0, zero + 710.0, x);                              \\
-        kd = x * 1.4426950408889634 + shifter;                                     \\
-        n = kd - shifter;                                                          \\
-        ni = (VI)kd - (VI)shifter;                                                 \\
-        r = x - n * 6.93145751953125E-1;                                           \\
-        r = r - n * 1.42860682030941723212E-6;                                     \\
-        r2 = r * r;                                                                \\
-        r4 = r2 * r2;                                                              \\
-        /* q = sum_{k=0..11} r^k / (k+2)!, Estrin */                               \\
-        q = ((1.0 / 2 + r * (1.0 / 6)) + r2 * (1.0 / 24 + r * (1.0 / 120)))        \\
-            + r4 * (((1.0 / 720 + r * (1.0 / 5040)) + r2 * (1.0 / 40320 + r * (1.0 / 362880))) \\
-                    + r4 * ((1.0 / 3628800 + r * (1.0 / 39916800))                 \\
-                            + r2 * (1.0 / 479001600 + r * (1.0 / 6227020800.0)))); \\
-        n1 = ni >> 1;                                                              \\
-        n2 = ni - n1;                                                              \\
-        return (1.0 + (r + r2 * q)) * (VD)((n1 + 1023) << 52) * (VD)((n2 + 1023) << 52); \\
-    }                                                                              \\
-    ATTR static inline VD fc_vexpdig##SFX(VD x) {                                  \\
-        VD x1 = x + 1.0, x2 = x + 2.0, x3 = x + 3.0, x4 = x + 4.0, x5 = x + 5.0;   \\
-        VD y = x + 6.0, p01 = x * x1, p23 = x2 * x3, p45 = x4 * x5, p2345 = p23 * p45; \\
-        /* sum_{i<6} 1/(x+i) = num / den, summed pairwise */                       \\
-        VD num = (x + x1) * p2345 + p01 * ((x2 + x3) * p45 + (x4 + x5) * p23);     \\
-        VD den = p01 * p2345;                                                      \\
-        VD inv = 1.0 / y, z = inv * inv, z2 = z * z, z4 = z2 * z2, tail;           \\
-        /* sum_{k=1..10} B_2k / (2k y^2k) = z P(z), Estrin */                      \\
-        tail = z * (((1.0 / 12 - z * (1.0 / 120)) + z2 * (1.0 / 252 - z * (1.0 / 240))) \\
-                    + z4 * (((1.0 / 132 - z * (691.0 / 32760)) + z2 * (1.0 / 12 - z * (3617.0 / 8160))) \\
-                            + z4 * (43867.0 / 14364 - z * (174611.0 / 6600))));    \\
-        return y * fc_vexp##SFX(-(num / den) - 0.5 * inv - tail);                  \\
-    }                                                                              \\
-    ATTR static inline VD fc_vld_d##SFX(const double *p) {                         \\
-        VD v; memcpy(&v, p, sizeof v); return v; }                                 \\
-    ATTR static inline void fc_vst_d##SFX(double *p, VD v) {                       \\
-        memcpy(p, &v, sizeof v); }                                                 \\
-    ATTR static inline VD fc_vld_f##SFX(const float *p) {                          \\
-        VF v; memcpy(&v, p, sizeof v); return __builtin_convertvector(v, VD); }    \\
-    ATTR static inline void fc_vst_f##SFX(float *p, VD v) {                        \\
-        VF f = __builtin_convertvector(v, VF); memcpy(p, &f, sizeof f); }          \\
-    FC_DEFINE_VROW(double, d, VD, L, ATTR, SFX)                                    \\
-    ATTR static void fc_exp_row##SFX(const double *x, double *out, Py_ssize_t n) { \\
-        Py_ssize_t k = 0;                                                          \\
-        double buf[L];                                                             \\
-        VD v;                                                                      \\
-        int l;                                                                     \\
-        for (; k < n; k += L) {                                                    \\
-            for (l = 0; l < L; ++l) buf[l] = k + l < n ? x[k + l] : 0.0;           \\
-            memcpy(&v, buf, sizeof v);                                             \\
-            v = fc_vexp##SFX(v);                                                   \\
-            memcpy(buf, &v, sizeof v);                                             \\
-            for (l = 0; l < L && k + l < n; ++l) out[k + l] = buf[l];              \\
-        }                                                                          \\
-    }
-
-    #define FC_DEFINE_VMATH2(VD, VI, VF, L, ATTR, SFX)                             \\
-    /* log(y) for normal y > 0 (callers pass y >= 6 or masked lanes): y = 2^e m,   \\
-       m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(s), s = (m - 1) / (m + 1),       \\
-       |s| <= 0.1716, series to s^21 (truncation < 1e-18), e ln 2 in two parts. */ \\
-    ATTR static inline VD fc_vlog##SFX(VD y) {                                     \\
-        const VD zero = {0};                                                       \\
-        const VD shifter = zero + 6755399441055744.0;                              \\
-        VI bits = (VI)y, e, big;                                                   \\
-        VD m, ed, f, s, w, w2, w4, p;                                              \\
-        e = (bits >> 52) - 1023;                                                   \\
-        m = (VD)((bits & 0x000FFFFFFFFFFFFFLL) | 0x3FF0000000000000LL);            \\
-        big = m > 1.4142135623730951;                                              \\
-        m = fc_vsel##SFX(big, m * 0.5, m);                                         \\
-        e = e - big;                                                               \\
-        ed = (VD)(e + (VI)shifter) - shifter;                                      \\
-        f = m - 1.0;                                                               \\
-        s = f / (m + 1.0);                                                         \\
-        w = s * s; w2 = w * w; w4 = w2 * w2;                                       \\
-        p = ((1.0 / 3 + w * (1.0 / 5)) + w2 * (1.0 / 7 + w * (1.0 / 9)))           \\
-            + w4 * (((1.0 / 11 + w * (1.0 / 13)) + w2 * (1.0 / 15 + w * (1.0 / 17))) \\
-                    + w4 * (1.0 / 19 + w * (1.0 / 21)));                           \\
-        return ed * 6.93145751953125E-1                                            \\
-               + (((s + s) + (s + s) * (w * p)) + ed * 1.42860682030941723212E-6); \\
-    }                                                                              \\
-    ATTR static inline int fc_vany##SFX(VI m) {                                    \\
-        long long a = 0;                                                           \\
-        int l;                                                                     \\
-        for (l = 0; l < L; ++l) a |= m[l];                                         \\
-        return a != 0;                                                             \\
-    }                                                                              \\
-    /* psi(x) and lgamma(x), lane-wise: shift to y = x + 6 (sum_{i<6} 1/(x+i) and  \\
-       prod_{i<6} (x+i) pairwise), then the asymptotic series of psi and Stirling's \\
-       series of lgamma to y^-20; psi near its positive root by the Taylor series  \\
-       of _digamma (same operations, blended by mask, evaluated only when a lane   \\
-       needs it). Outside 1e-300 < x < 1e15 (or NaN) a lane is replaced by the     \\
-       scalar formulas (libm). Error: psi within 1e-13 relative of scipy (tested), \\
-       lgamma within ~1e-15 absolute for x ~ 1 (relative elsewhere). */            \\
-    ATTR static inline void fc_vdiglgam##SFX(VD x, VD *psi, VD *lgam) {            \\
-        VD x1 = x + 1.0, x2 = x + 2.0, x3 = x + 3.0, x4 = x + 4.0, x5 = x + 5.0;   \\
-        VD y = x + 6.0, p01 = x * x1, p23 = x2 * x3, p45 = x4 * x5, p2345 = p23 * p45; \\
-        VD num = (x + x1) * p2345 + p01 * ((x2 + x3) * p45 + (x4 + x5) * p23);     \\
-        VD den = p01 * p2345;                                                      \\
-        VD inv = 1.0 / y, z = inv * inv, z2 = z * z, z4 = z2 * z2, tail, st;       \\
-        VD logy = fc_vlog##SFX(y), t, acc;                                         \\
-        VI near, odd;                                                              \\
-        int i, l;                                                                  \\
-        tail = z * (((1.0 / 12 - z * (1.0 / 120)) + z2 * (1.0 / 252 - z * (1.0 / 240))) \\
-                    + z4 * (((1.0 / 132 - z * (691.0 / 32760)) + z2 * (1.0 / 12 - z * (3617.0 / 8160))) \\
-                            + z4 * (43867.0 / 14364 - z * (174611.0 / 6600))));    \\
-        /* sum_{k=1..10} B_2k / (2k (2k-1) y^(2k-1)) */                            \\
-        st = inv * (((1.0 / 12 - z * (1.0 / 360)) + z2 * (1.0 / 1260 - z * (1.0 / 1680))) \\
-                    + z4 * (((1.0 / 1188 - z * (691.0 / 360360)) + z2 * (1.0 / 156 - z * (3617.0 / 122400))) \\
-                            + z4 * (43867.0 / 244188 - z * (174611.0 / 125400)))); \\
-        *psi = ((logy - num / den) - 0.5 * inv) - tail;                            \\
-        *lgam = (((y - 0.5) * logy - y) + (0.91893853320467274178 + st)) - fc_vlog##SFX(den); \\
-        t = x - fc_psi_root_hi;                                                    \\
-        near = (t < 0.25) & (t > -0.25);                                           \\
-        if (fc_vany##SFX(near)) {                                                  \\
-            acc = (VD){0};                                                         \\
-            for (i = FC_N_TAYLOR - 1; i >= 0; --i) acc = (acc + fc_psi_taylor[i]) * t; \\
-            *psi = fc_vsel##SFX(near, acc - fc_psi_root_lo * fc_psi_taylor[0], *psi); \\
-        }                                                                          \\
-        odd = ~((x > 1e-300) & (x < 1e15));                                        \\
-        if (fc_vany##SFX(odd)) {                                                   \\
-            for (l = 0; l < L; ++l) {                                              \\
-                if (!odd[l]) continue;                                             \\
-                double v = x[l];                                                   \\
-                /* psi(x) = log x - 1/(2x) + O(x^-2) for x >= 1e15;                \\
-                   -1/x - Euler's gamma + O(x) for x <= 1e-300 */                  \\
-                (*psi)[l] = v > 0.0 ? (v == INFINITY ? v : v >= 1e15 ? log(v) - 0.5 / v \\
-                                       : -1.0 / v - 0.57721566490153286061)        \\
-                                    : (v == 0.0 ? -INFINITY : NAN);                \\
-                (*lgam)[l] = fc_lgamma(v);                                         \\
-            }                                                                      \\
-        }                                                                          \\
-    }                                                                              \\
-    FC_DEFINE_VBOUND(double, d, VD, L, ATTR, SFX)                                  \\
-    FC_DEFINE_VBOUND(float, f, VD, L, ATTR, SFX)                                   \\
-    ATTR static void fc_diglgam_row##SFX(const double *x, double *psi, double *lgam, \\
-                                         Py_ssize_t n) {                           \\
-        Py_ssize_t k = 0;                                                          \\
-        double buf[3][L];                                                          \\
-        VD v, p, q;                                                                \\
-        int l;                                                                     \\
-        for (; k < n; k += L) {                                                    \\
-            for (l = 0; l < L; ++l) buf[0][l] = k + l < n ? x[k + l] : 1.0;        \\
-            memcpy(&v, buf[0], sizeof v);                                          \\
-            fc_vdiglgam##SFX(v, &p, &q);                                           \\
-            memcpy(buf[1], &p, sizeof p);                                          \\
-            memcpy(buf[2], &q, sizeof q);                                          \\
-            for (l = 0; l < L && k + l < n; ++l) { psi[k + l] = buf[1][l]; lgam[k + l] = buf[2][l]; } \\
-        }                                                                          \\
-    }
-
-    #define FC_DEFINE_VBOUND(T, S, VD, L, ATTR, SFX)                               \\
-    /* sum_k (alpha_k - g_k) (psi(g_k) - psi_total) + lgamma(g_k) in float64: the  \\
-       terms of 8 consecutive topics go to 8 partial sums (lane l takes k = l mod  \\
-       8, whatever L is), combined as in dot; then the n mod 8 tail in order. */   \\
-    ATTR static double fc_vbound_##S##SFX(const T *alpha, const T *g, Py_ssize_t n, \\
-                                           double psi_total) {                     \\
-        VD part[8 / L], a, x, ps, lg;                                              \\
-        double lane[8];                                                            \\
-        T buf[2][L];                                                               \\
-        Py_ssize_t k = 0;                                                          \\
-        int i, l;                                                                  \\
-        for (i = 0; i < 8 / L; ++i) part[i] = (VD){0};                             \\
-        for (; k + 8 <= n; k += 8)                                                 \\
-            for (i = 0; i < 8 / L; ++i) {                                          \\
-                a = fc_vld_##S##SFX(alpha + k + i * L);                            \\
-                x = fc_vld_##S##SFX(g + k + i * L);                                \\
-                fc_vdiglgam##SFX(x, &ps, &lg);                                     \\
-                part[i] += (a - x) * (ps - psi_total) + lg;                        \\
-            }                                                                      \\
-        memcpy(lane, part, sizeof lane);                                           \\
-        double s = ((lane[0] + lane[4]) + (lane[2] + lane[6]))                     \\
-                 + ((lane[1] + lane[5]) + (lane[3] + lane[7]));                    \\
-        for (; k < n; k += L) {                                                    \\
-            for (l = 0; l < L; ++l) {                                              \\
-                buf[0][l] = k + l < n ? alpha[k + l] : (T)0;                       \\
-                buf[1][l] = k + l < n ? g[k + l] : (T)1;                           \\
-            }                                                                      \\
-            a = fc_vld_##S##SFX(buf[0]);                                           \\
-            x = fc_vld_##S##SFX(buf[1]);                                           \\
-            fc_vdiglgam##SFX(x, &ps, &lg);                                         \\
-            a = (a - x) * (ps - psi_total) + lg;                                   \\
-            memcpy(lane, &a, sizeof a);                                            \\
-            for (l = 0; l < L && k + l < n; ++l) s += lane[l];                     \\
-        }                                                                          \\
-        return s;                                                                  \\
-    }
-
-    /* out[k] = (T)(exp(psi(g[k])) * scale), g[k] widened to double, scale =
-       1 / exp(psi(total)) (1 if total <= 0). exp(psi(total)) is computed in the
-       last, partial vector together with the n mod L tail (lane n mod L), then
-       two vectors per step (independent dependency chains), then one. */
-    #define FC_DEFINE_VROW(T, S, VD, L, ATTR, SFX)                                 \\
-    ATTR static void fc_expdig_row_##S##SFX(const T *g, T *out, Py_ssize_t n,      \\
-                                            double total) {                        \\
-        Py_ssize_t k = 0, kt = n - n % L;                                          \\
-        double buf[L], scale = 1.0;                                                \\
-        VD a, b;                                                                   \\
-        int l, r = (int)(n - kt);                                                  \\
-        for (l = 0; l < L; ++l) buf[l] = l < r ? (double)g[kt + l] : l == r ? total : 1.0; \\
-        memcpy(&a, buf, sizeof a);                                                 \\
-        a = fc_vexpdig##SFX(a);                                                    \\
-        memcpy(buf, &a, sizeof a);                                                 \\
-        if (total > 0) scale = 1.0 / buf[r];                                       \\
-        for (l = 0; l < r; ++l) out[kt + l] = (T)(buf[l] * scale);                 \\
-        for (; k + 2 * L <= kt; k += 2 * L) {                                      \\
-            a = fc_vld_##S##SFX(g + k);                                            \\
-            b = fc_vld_##S##SFX(g + k + L);                                        \\
-            a = fc_vexpdig##SFX(a) * scale;                                        \\
-            b = fc_vexpdig##SFX(b) * scale;                                        \\
-            fc_vst_##S##SFX(out + k, a);                                           \\
-            fc_vst_##S##SFX(out + k + L, b);                                       \\
-        }                                                                          \\
-        for (; k < kt; k += L)                                                     \\
-            fc_vst_##S##SFX(out + k, fc_vexpdig##SFX(fc_vld_##S##SFX(g + k)) * scale); \\
-    }
-
-    /* Rows w0..w1-1 of out = exp(E[log beta]).T (see _exp_dirichlet_block): for each
-       topic k, words in vectors along lam's row; returns the bound terms
-       sum (eta - l) (psi(l) - psi_total_k) + lgamma(l) - lgamma(eta), with words
-       w0 + 8i + l going to partial sum l (whatever L is) and the (w1 - w0) mod 8
-       last words of each topic added in order to a separate sum. */
-    #define FC_DEFINE_VEDIR(T, S, VD, L, ATTR, SFX)                                \\
-    ATTR static double fc_vedir_##S##SFX(const T *lam, Py_ssize_t n_words, Py_ssize_t K, \\
-            Py_ssize_t w0, Py_ssize_t w1, const double *psi_total, double eta,     \\
-            double lg_eta, int compute_bound, T *out) {                            \\
-        VD part[8 / L], x, ps, lg, el, e, term;                                    \\
-        double lane[8], buf[3][L], tail = 0.0;                                     \\
-        Py_ssize_t k, w, w8 = w0 + (w1 - w0) / 8 * 8;                              \\
-        int i, l;                                                                  \\
-        for (i = 0; i < 8 / L; ++i) part[i] = (VD){0};                             \\
-        for (k = 0; k < K; ++k) {                                                  \\
-            const T *row = lam + k * n_words;                                      \\
-            const double pt = psi_total[k];                                        \\
-            for (w = w0; w < w1; w += L) {                                         \\
-                for (l = 0; l < L; ++l) buf[0][l] = w + l < w1 ? (double)row[w + l] : 1.0; \\
-                memcpy(&x, buf[0], sizeof x);                                      \\
-                fc_vdiglgam##SFX(x, &ps, &lg);                                     \\
-                el = ps - pt;                                                      \\
-                e = fc_vexp##SFX(el);                                              \\
-                term = ((eta - x) * el + lg) - lg_eta;                             \\
-                memcpy(buf[1], &e, sizeof e);                                      \\
-                memcpy(buf[2], &term, sizeof term);                                \\
-                for (l = 0; l < L && w + l < w1; ++l) out[(w + l) * K + k] = (T)buf[1][l]; \\
-                if (compute_bound) {                                               \\
-                    if (w + L <= w8) {                                             \\
-                        part[((w - w0) % 8) / L] += term;                          \\
-                    } else {                                                       \\
-                        for (l = 0; l < L && w + l < w1; ++l) tail += buf[2][l];   \\
-                    }                                                              \\
-                }                                                                  \\
-            }                                                                      \\
-        }                                                                          \\
-        memcpy(lane, part, sizeof lane);                                           \\
-        return (((lane[0] + lane[4]) + (lane[2] + lane[6]))                        \\
-                + ((lane[1] + lane[5]) + (lane[3] + lane[7]))) + tail;             \\
-    }
-
-    /* exp(psi(x)) in float32 lanes, for float32 data (VF: L floats, VIF: L int32).
-       Same scheme as fc_vexpdig in float: y = x + 6, psi(x) = psi(y) - sum_{i<6}
-       1/(x+i), with the factors x + i scaled by 1/y so that their products
-       cannot overflow (t_i = (x+i)/y < 1; then the sum is num / (den y)), the
-       asymptotic series to B_8 (next term < 2e-10 relative for y >= 6) and
-       exp by round(v / ln 2) and the Taylor polynomial of exp(r) to r^7,
-       |r| <= 0.347 (truncation < 6e-9), times 2^n as two factors; v < -104
-       gives 0 (FTZ), v > 88 is clamped. Relative error of exp(psi(x)) a few
-       float32 ulp times max(1, |psi(x)|) (tested). Each lane does the same
-       operations whatever L is, so generic, avx2 and avx512 give the same bits. */
-    #define FC_DEFINE_VMATHF(VF, VIF, L, ATTR, SFX)                                \\
-    ATTR static inline VF fc_vself##SFX(VIF m, VF a, VF b) {                       \\
-        return (VF)(((VIF)a & m) | ((VIF)b & ~m)); }                               \\
-    ATTR static inline VF fc_vexpf##SFX(VF x) {                                    \\
-        const VF zero = {0};                                                       \\
-        const VF shifter = zero + 12582912.0f;  /* 1.5 * 2^23 */                   \\
-        VF kd, n, r, r2, r4, q;                                                    \\
-        VIF ni, n1, n2;                                                            \\
-        x = fc_vself##SFX(x < -104.0f, zero - 104.0f, x);                          \\
-        x = fc_vself##SFX(x > 88.0f, zero + 88.0f, x);                             \\
-        kd = x * 1.44269504f + shifter;                                            \\
-        n = kd - shifter;                                                          \\
-        ni = (VIF)kd - (VIF)shifter;                                               \\
-        r = x - n * 0.693359375f;                                                  \\
-        r = r - n * -2.12194440e-4f;                                               \\
-        r2 = r * r;                                                                \\
-        r4 = r2 * r2;                                                              \\
-        /* q = sum_{k=0..5} r^k / (k+2)!, Estrin */                                \\
-        q = ((0.5f + r * (1.0f / 6)) + r2 * (1.0f / 24 + r * (1.0f / 120)))        \\
-            + r4 * (1.0f / 720 + r * (1.0f / 5040));                               \\
-        n1 = ni >> 1;                                                              \\
-        n2 = ni - n1;                                                              \\
-        return (1.0f + (r + r2 * q)) * (VF)((n1 + 127) << 23) * (VF)((n2 + 127) << 23);\\
-    }                                                                              \\
-    ATTR static inline VF fc_vexpdigf##SFX(VF x) {                                 \\
-        VF y = x + 6.0f, inv = 1.0f / y;                                           \\
-        VF t0 = x * inv, t1 = (x + 1.0f) * inv, t2 = (x + 2.0f) * inv;             \\
-        VF t3 = (x + 3.0f) * inv, t4 = (x + 4.0f) * inv, t5 = (x + 5.0f) * inv;    \\
-        VF p01 = t0 * t1, p23 = t2 * t3, p45 = t4 * t5, p2345 = p23 * p45;         \\
-        VF num = (t0 + t1) * p2345 + p01 * ((t2 + t3) * p45 + (t4 + t5) * p23);    \\
-        VF den = p01 * p2345, z = inv * inv;                                       \\
-        VF tail = z * (1.0f / 12 - z * (1.0f / 120 - z * (1.0f / 252 - z * (1.0f / 240))));\\
-        return y * fc_vexpf##SFX(-(num / (den * y)) - 0.5f * inv - tail);          \\
-    }                                                                              \\
-    ATTR static void fc_expdig_rowf32##SFX(const float *g, float *out, Py_ssize_t n,\\
-                                           double total) {                         \\
-        Py_ssize_t k = 0, l;                                                       \\
-        float buf[L];                                                              \\
-        const float scale = total > 0 ? (float)(1.0 / fc_exp_digamma(total)) : 1.0f;\\
-        VF v;                                                                      \\
-        for (; k + L <= n; k += L) {                                               \\
-            memcpy(&v, g + k, sizeof v);                                           \\
-            v = fc_vexpdigf##SFX(v) * scale;                                       \\
-            memcpy(out + k, &v, sizeof v);                                         \\
-        }                                                                          \\
-        if (k < n) {                                                               \\
-            for (l = 0; l < L; ++l) buf[l] = k + l < n ? g[k + l] : 1.0f;          \\
-            memcpy(&v, buf, sizeof v);                                             \\
-            v = fc_vexpdigf##SFX(v) * scale;                                       \\
-            memcpy(buf, &v, sizeof v);                                             \\
-            for (l = 0; k + l < n; ++l) out[k + l] = buf[l];                       \\
-        }                                                                          \\
-    }
-    typedef int fc_v4i __attribute__((vector_size(16)));
-    FC_DEFINE_VMATHF(fc_v4f, fc_v4i, 4, , _generic)
-    typedef long long fc_v2l __attribute__((vector_size(16)));
-    typedef float fc_v2f __attribute__((vector_size(8)));
-    FC_DEFINE_VMATH(fc_v2d, fc_v2l, fc_v2f, 2, , _generic)
-    FC_DEFINE_VMATH2(fc_v2d, fc_v2l, fc_v2f, 2, , _generic)
-    FC_DEFINE_VEDIR(double, d, fc_v2d, 2, , _generic)
-    FC_DEFINE_VEDIR(float, f, fc_v2d, 2, , _generic)
-    #if FC_HAVE_AVX2
-    typedef float fc_v8f __attribute__((vector_size(32)));
-    typedef double fc_v4d __attribute__((vector_size(32)));
-    __attribute__((target("avx2")))
-    static inline fc_v4d fc_comb4_d(fc_v4d a, fc_v4d b, fc_v4d c, fc_v4d d) {
-        fc_v4d x = __builtin_shufflevector(a, b, 0, 1, 4, 5)
-            + __builtin_shufflevector(a, b, 2, 3, 6, 7);
-        fc_v4d y = __builtin_shufflevector(c, d, 0, 1, 4, 5)
-            + __builtin_shufflevector(c, d, 2, 3, 6, 7);
-        return __builtin_shufflevector(x, y, 0, 2, 4, 6)
-            + __builtin_shufflevector(x, y, 1, 3, 5, 7);
-    }
-    /* h of one 8-lane vector: low half + high half */
-    #define FC_H4(p) (__builtin_shufflevector((p)[0], (p)[0], 0, 1, 2, 3)          \\
-                      + __builtin_shufflevector((p)[0], (p)[0], 4, 5, 6, 7))
-    /* float, one 8-lane vector per word */
-    #define FC_RED4_F8(p0, p1, p2, p3, cnt, eps, coef) do {                        \\
-        fc_v4f r_ = fc_comb4_f(FC_H4(p0), FC_H4(p1), FC_H4(p2), FC_H4(p3));        \\
-        FC_DIV4(r_, cnt, eps, coef); } while (0)
-    /* double, two 4-lane vectors per word */
-    #define FC_RED4_D4(p0, p1, p2, p3, cnt, eps, coef) do {                        \\
-        fc_v4d r_ = fc_comb4_d((p0)[0] + (p0)[1], (p1)[0] + (p1)[1],               \\
-                               (p2)[0] + (p2)[1], (p3)[0] + (p3)[1]);              \\
-        FC_DIV4(r_, cnt, eps, coef); } while (0)
-    /* double, one 8-lane vector per word */
-    #define FC_RED4_D8(p0, p1, p2, p3, cnt, eps, coef) do {                        \\
-        fc_v4d r_ = fc_comb4_d(FC_H4(p0), FC_H4(p1), FC_H4(p2), FC_H4(p3));        \\
-        FC_DIV4(r_, cnt, eps, coef); } while (0)
-    FC_DEFINE_SIMD(float, f, fc_v8f, 8, __attribute__((target("avx2"))), _avx2, FC_RED4_F8)
-    FC_DEFINE_SIMD(double, d, fc_v4d, 4, __attribute__((target("avx2"))), _avx2, FC_RED4_D4)
-    typedef long long fc_v4l __attribute__((vector_size(32)));
-    FC_DEFINE_VMATH(fc_v4d, fc_v4l, fc_v4f, 4, __attribute__((target("avx2"))), _avx2)
-    typedef int fc_v8i __attribute__((vector_size(32)));
-    FC_DEFINE_VMATHF(fc_v8f, fc_v8i, 8, __attribute__((target("avx2"))), _avx2)
-    FC_DEFINE_VMATH2(fc_v4d, fc_v4l, fc_v4f, 4, __attribute__((target("avx2"))), _avx2)
-    FC_DEFINE_VEDIR(double, d, fc_v4d, 4, __attribute__((target("avx2"))), _avx2)
-    FC_DEFINE_VEDIR(float, f, fc_v4d, 4, __attribute__((target("avx2"))), _avx2)
-    /* "avx512": 64-byte float64 vectors (8 lanes, still the same per-lane and
-       per-partial-sum operations); float32 sweeps keep the avx2 code, whose 8
-       lanes already cover the 8 partial sums */
-    #define FC_AVX512 __attribute__((target("avx2,avx512f,avx512dq")))
-    typedef double fc_v8d __attribute__((vector_size(64)));
-    typedef long long fc_v8l __attribute__((vector_size(64)));
-    FC_DEFINE_SIMD(double, d, fc_v8d, 8, FC_AVX512, _avx512, FC_RED4_D8)
-    FC_DEFINE_VMATH(fc_v8d, fc_v8l, fc_v8f, 8, FC_AVX512, _avx512)
-    typedef float fc_v16f __attribute__((vector_size(64)));
-    typedef int fc_v16i __attribute__((vector_size(64)));
-    FC_DEFINE_VMATHF(fc_v16f, fc_v16i, 16, FC_AVX512, _avx512)
-    FC_DEFINE_VMATH2(fc_v8d, fc_v8l, fc_v8f, 8, FC_AVX512, _avx512)
-    FC_DEFINE_VEDIR(double, d, fc_v8d, 8, FC_AVX512, _avx512)
-    FC_DEFINE_VEDIR(float, f, fc_v8d, 8, FC_AVX512, _avx512)
-    #endif
-    #else  /* no vector extensions: the scalar versions are the generic ones */
-    #define fc_sweep_f_generic fc_sweep_scalar_f
-    #define fc_sweep_d_generic fc_sweep_scalar_d
-    #define fc_gather_f_generic fc_gather_scalar_f
-    #define fc_gather_d_generic fc_gather_scalar_d
-    #define fc_expdig_rowf32_generic fc_expdig_row_scalar_f
-    #define fc_expdig_row_d_generic fc_expdig_row_scalar_d
-    #define fc_exp_row_generic fc_exp_row_scalar
-    #define fc_vbound_f_generic NULL
-    #define fc_vbound_d_generic NULL
-    #define fc_diglgam_row_generic NULL
-    #define fc_vedir_f_generic NULL
-    #define fc_vedir_d_generic NULL
-    #endif
-
-    typedef void (*fc_sweep_f_t)(const float *, const float *const *, Py_ssize_t,
-                                 Py_ssize_t, const float *, float, float *, float *);
-    typedef void (*fc_sweep_d_t)(const double *, const double *const *, Py_ssize_t,
-                                 Py_ssize_t, const double *, double, double *, double *);
-    typedef void (*fc_gather_f_t)(const float *const *, const float *, Py_ssize_t,
-                                  Py_ssize_t, float *);
-    typedef void (*fc_gather_d_t)(const double *const *, const double *, Py_ssize_t,
-                                  Py_ssize_t, double *);
-    static fc_sweep_f_t fc_sweep_f_impl = fc_sweep_f_generic;
-    static fc_sweep_d_t fc_sweep_d_impl = fc_sweep_d_generic;
-    static fc_gather_f_t fc_gather_f_impl = fc_gather_f_generic;
-    static fc_gather_d_t fc_gather_d_impl = fc_gather_d_generic;
-    typedef void (*fc_expdig_row_f_t)(const float *, float *, Py_ssize_t, double);
-    typedef void (*fc_expdig_row_d_t)(const double *, double *, Py_ssize_t, double);
-    typedef void (*fc_exp_row_t)(const double *, double *, Py_ssize_t);
-    static fc_expdig_row_f_t fc_expdig_row_f_impl = fc_expdig_rowf32_generic;
-    static fc_expdig_row_d_t fc_expdig_row_d_impl = fc_expdig_row_d_generic;
-    static fc_exp_row_t fc_exp_row_impl = fc_exp_row_generic;
-    typedef double (*fc_vbound_f_t)(const float *, const float *, Py_ssize_t, double);
-    typedef double (*fc_vbound_d_t)(const double *, const double *, Py_ssize_t, double);
-    typedef void (*fc_diglgam_row_t)(const double *, double *, double *, Py_ssize_t);
-    static fc_vbound_f_t fc_vbound_f_impl = fc_vbound_f_generic;
-    static fc_vbound_d_t fc_vbound_d_impl = fc_vbound_d_generic;
-    static fc_diglgam_row_t fc_diglgam_row_impl = fc_diglgam_row_generic;
-    typedef double (*fc_vedir_f_t)(const float *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
-                                   Py_ssize_t, const double *, double, double, int, float *);
-    typedef double (*fc_vedir_d_t)(const double *, Py_ssize_t, Py_ssize_t, Py_ssize_t,
-                                   Py_ssize_t, const double *, double, double, int, double *);
-    static fc_vedir_f_t fc_vedir_f_impl = fc_vedir_f_generic;
-    static fc_vedir_d_t fc_vedir_d_impl = fc_vedir_d_generic;
-
-    /* 0: scalar C, 1: generic vectors, 2: avx2, 3: avx512 */
-    static int fc_cpu_has_avx512(void) {
-    #if FC_HAVE_AVX2
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512f")
-               && __builtin_cpu_supports("avx512dq");
-    #else
-        return 0;
-    #endif
-    }
-    static int fc_cpu_has_avx2(void) {
-    #if FC_HAVE_AVX2
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") ? 1 : 0;
-    #else
-        return 0;
-    #endif
-    }
-    static int fc_set_simd(int level) {
-        if (level == 0) {
-            fc_sweep_f_impl = fc_sweep_scalar_f; fc_sweep_d_impl = fc_sweep_scalar_d;
-            fc_gather_f_impl = fc_gather_scalar_f; fc_gather_d_impl = fc_gather_scalar_d;
-            fc_expdig_row_f_impl = fc_expdig_row_scalar_f;
-            fc_expdig_row_d_impl = fc_expdig_row_scalar_d;
-            fc_exp_row_impl = fc_exp_row_scalar;
-            fc_vbound_f_impl = NULL; fc_vbound_d_impl = NULL; fc_diglgam_row_impl = NULL;
-            fc_vedir_f_impl = NULL; fc_vedir_d_impl = NULL;
-            return 0;
-        }
-        if (level == 1) {
-            fc_sweep_f_impl = fc_sweep_f_generic; fc_sweep_d_impl = fc_sweep_d_generic;
-            fc_gather_f_impl = fc_gather_f_generic; fc_gather_d_impl = fc_gather_d_generic;
-            fc_expdig_row_f_impl = fc_expdig_rowf32_generic;
-            fc_expdig_row_d_impl = fc_expdig_row_d_generic;
-            fc_exp_row_impl = fc_exp_row_generic;
-            fc_vbound_f_impl = fc_vbound_f_generic; fc_vbound_d_impl = fc_vbound_d_generic;
-            fc_diglgam_row_impl = fc_diglgam_row_generic;
-            fc_vedir_f_impl = fc_vedir_f_generic; fc_vedir_d_impl = fc_vedir_d_generic;
-            return 0;
-        }
-    #if FC_HAVE_AVX2
-        if (level == 2 && fc_cpu_has_avx2()) {
-            fc_sweep_f_impl = fc_sweep_f_avx2; fc_sweep_d_impl = fc_sweep_d_avx2;
-            fc_gather_f_impl = fc_gather_f_avx2; fc_gather_d_impl = fc_gather_d_avx2;
-            fc_expdig_row_f_impl = fc_expdig_rowf32_avx2;
-            fc_expdig_row_d_impl = fc_expdig_row_d_avx2;
-            fc_exp_row_impl = fc_exp_row_avx2;
-            fc_vbound_f_impl = fc_vbound_f_avx2; fc_vbound_d_impl = fc_vbound_d_avx2;
-            fc_diglgam_row_impl = fc_diglgam_row_avx2;
-            fc_vedir_f_impl = fc_vedir_f_avx2; fc_vedir_d_impl = fc_vedir_d_avx2;
-            return 0;
-        }
-        if (level == 3 && fc_cpu_has_avx512()) {
-            fc_sweep_f_impl = fc_sweep_f_avx2; fc_sweep_d_impl = fc_sweep_d_avx512;
-            fc_gather_f_impl = fc_gather_f_avx2; fc_gather_d_impl = fc_gather_d_avx512;
-            fc_expdig_row_f_impl = fc_expdig_rowf32_avx512;
-            fc_expdig_row_d_impl = fc_expdig_row_d_avx512;
-            fc_exp_row_impl = fc_exp_row_avx512;
-            fc_vbound_f_impl = fc_vbound_f_avx512; fc_vbound_d_impl = fc_vbound_d_avx512;
-            fc_diglgam_row_impl = fc_diglgam_row_avx512;
-            fc_vedir_f_impl = fc_vedir_f_avx512; fc_vedir_d_impl = fc_vedir_d_avx512;
-            return 0;
-        }
-    #endif
-        return -1;
-    }
-
-    static inline void fc_doc_sweep_f(const float *cnt, const float **rows, Py_ssize_t n,
-            Py_ssize_t K, const float *etheta, float eps, float *coef, float *acc) {
-        fc_sweep_f_impl(cnt, rows, n, K, etheta, eps, coef, acc);
-    }
-    static inline void fc_doc_sweep_d(const double *cnt, const double **rows, Py_ssize_t n,
-            Py_ssize_t K, const double *etheta, double eps, double *coef, double *acc) {
-        fc_sweep_d_impl(cnt, rows, n, K, etheta, eps, coef, acc);
-    }
-    static inline void fc_gather_f(const float **rows, const float *coef, Py_ssize_t n,
-                                   Py_ssize_t K, float *acc) {
-        fc_gather_f_impl(rows, coef, n, K, acc);
-    }
-    static inline void fc_gather_d(const double **rows, const double *coef, Py_ssize_t n,
-                                   Py_ssize_t K, double *acc) {
-        fc_gather_d_impl(rows, coef, n, K, acc);
-    }
-    static inline void fc_expdig_row_f(const float *g, float *out, Py_ssize_t n, double total) {
-        fc_expdig_row_f_impl(g, out, n, total);
-    }
-    static inline void fc_expdig_row_d(const double *g, double *out, Py_ssize_t n, double total) {
-        fc_expdig_row_d_impl(g, out, n, total);
-    }
-    static inline void fc_exp_row(const double *x, double *out, Py_ssize_t n) {
-        fc_exp_row_impl(x, out, n);
-    }
-    /* 0 when the variant has no vector bound (scalar): the caller loops itself */
-    static inline int fc_bound_f(const float *alpha, const float *g, Py_ssize_t n,
-                                 double psi_total, double *out) {
-        if (!fc_vbound_f_impl) return 0;
-        *out = fc_vbound_f_impl(alpha, g, n, psi_total);
-        return 1;
-    }
-    static inline int fc_bound_d(const double *alpha, const double *g, Py_ssize_t n,
-                                 double psi_total, double *out) {
-        if (!fc_vbound_d_impl) return 0;
-        *out = fc_vbound_d_impl(alpha, g, n, psi_total);
-        return 1;
-    }
-    static inline int fc_edir_f(const float *lam, Py_ssize_t V, Py_ssize_t K, Py_ssize_t w0,
-            Py_ssize_t w1, const double *pt, double eta, double lg_eta, int cb, float *out,
-            double *bound) {
-        if (!fc_vedir_f_impl) return 0;
-        *bound = fc_vedir_f_impl(lam, V, K, w0, w1, pt, eta, lg_eta, cb, out);
-        return 1;
-    }
-    static inline int fc_edir_d(const double *lam, Py_ssize_t V, Py_ssize_t K, Py_ssize_t w0,
-            Py_ssize_t w1, const double *pt, double eta, double lg_eta, int cb, double *out,
-            double *bound) {
-        if (!fc_vedir_d_impl) return 0;
-        *bound = fc_vedir_d_impl(lam, V, K, w0, w1, pt, eta, lg_eta, cb, out);
-        return 1;
-    }
-    static inline int fc_diglgam_row(const double *x, double *psi, double *lgam, Py_ssize_t n) {
-        if (!fc_diglgam_row_impl) return 0;
-        fc_diglgam_row_impl(x, psi, lgam, n);
-        return 1;
-    }
-    """
+# the C kernels: csrc/include/fc_lda_kernels.h (and the headers it includes)
+cdef extern from "fc_lda_kernels.h" nogil:
     int FC_OPENMP_ENABLED
     unsigned int fc_ftz_on()
     void fc_ftz_restore(unsigned int old)
     double fc_lgamma(double x)
+    double fc_digamma(double x)
+    enum:
+        FC_N_TAYLOR
+    double FC_PSI_ROOT_RADIUS
+    const double fc_psi_root_hi
+    const double fc_psi_root_lo
     float fc_dot_f(const float *a, const float *b, Py_ssize_t n)
     double fc_dot_d(const double *a, const double *b, Py_ssize_t n)
     void fc_doc_sweep_f(const float *cnt, const float **rows, Py_ssize_t n, Py_ssize_t K,
@@ -1081,7 +103,7 @@ cdef extern from * nogil:
                        Py_ssize_t n, double *total)
     double fc_update_d(const double *alpha, const double *etheta, const double *acc,
                        double *g, Py_ssize_t n, double *total)
-    double fc_psi_taylor[24]
+    double fc_psi_taylor[FC_N_TAYLOR]
     int fc_bound_f(const float *alpha, const float *g, Py_ssize_t n, double psi_total,
                    double *out)
     int fc_bound_d(const double *alpha, const double *g, Py_ssize_t n, double psi_total,
@@ -1093,48 +115,12 @@ cdef extern from * nogil:
     int fc_edir_d(const double *lam, Py_ssize_t V, Py_ssize_t K, Py_ssize_t w0, Py_ssize_t w1,
                   const double *pt, double eta, double lg_eta, int cb, double *out,
                   double *bound)
-    int fc_cpu_has_avx2()
-    int fc_cpu_has_avx512()
-    int fc_set_simd(int level)
 
 #: True when the extension was compiled with OpenMP (else prange runs serially)
 OPENMP_ENABLED = bool(FC_OPENMP_ENABLED)
 
-_SIMD_LEVELS = {"scalar": 0, "generic": 1, "avx2": 2, "avx512": 3}
-_simd = None
-
-
-def simd_variants():
-    """Names of the vector-kernel variants usable on this CPU, slowest first.
-
-    "scalar" (plain C, libm special functions), "generic" (16-byte vectors)
-    and, on x86 CPUs with AVX2 / AVX-512F+DQ, "avx2" / "avx512". The vector
-    variants give bit-identical results; "scalar" differs from them by
-    rounding in the special functions only (within the reference tolerances).
-    """
-    usable = {"avx2": fc_cpu_has_avx2(), "avx512": fc_cpu_has_avx512()}
-    return [name for name in _SIMD_LEVELS if usable.get(name, True)]
-
-
-def simd_variant():
-    """Name of the vector-kernel variant in use (see :func:`simd_variants`)."""
-    return _simd
-
-
-def _set_simd(name):
-    """Select the vector-kernel variant; for tests and benchmarks only.
-
-    Not thread-safe: do not call while kernels run. Returns the previous name.
-    """
-    global _simd
-    if name not in _SIMD_LEVELS or fc_set_simd(_SIMD_LEVELS[name]) != 0:
-        raise ValueError(f"SIMD variant must be one of {simd_variants()}; got {name!r}")
-    previous, _simd = _simd, name
-    return previous
-
-
-from fastcavi.kernels.simd import choose as _choose_simd  # FASTCAVI_SIMD or the widest
-_set_simd(_choose_simd("lda", list(_SIMD_LEVELS), simd_variants()))
+_FAMILY = "lda"
+include "fc_simd.pxi"
 
 ctypedef fused floating:
     float
@@ -1156,18 +142,11 @@ cdef int _CHUNKS_PER_THREAD = 8
 # digamma (algorithm and constants of fastcavi/kernels/special.py)
 # ---------------------------------------------------------------------------
 
-#: positive root of digamma as a double-double: hi + lo
-PSI_ROOT_HI = 1.4616321449683622
-PSI_ROOT_LO = 9.549995429965697e-17
+#: positive root of digamma as a double-double: hi + lo (from csrc/include/fc_special.h)
+PSI_ROOT_HI = fc_psi_root_hi
+PSI_ROOT_LO = fc_psi_root_lo
 #: half-width of the interval around the root where the Taylor series is used
-PSI_ROOT_RADIUS = 0.25
-
-cdef double _ROOT_HI = PSI_ROOT_HI
-cdef double _ROOT_LO = PSI_ROOT_LO
-cdef double _ROOT_RADIUS = PSI_ROOT_RADIUS
-cdef enum:
-    _N_TAYLOR = 24
-cdef double _TAYLOR[_N_TAYLOR]
+PSI_ROOT_RADIUS = FC_PSI_ROOT_RADIUS
 
 
 def _taylor_coefficients():
@@ -1175,66 +154,16 @@ def _taylor_coefficients():
     from scipy.special import zeta
 
     return np.array(
-        [(-1.0) ** (n + 1) * zeta(n + 1, PSI_ROOT_HI) for n in range(1, _N_TAYLOR + 1)],
+        [(-1.0) ** (n + 1) * zeta(n + 1, PSI_ROOT_HI) for n in range(1, FC_N_TAYLOR + 1)],
         dtype=np.float64,
     )
 
 
 PSI_ROOT_TAYLOR = _taylor_coefficients()
 PSI_ROOT_TAYLOR.setflags(write=False)
-for _i in range(_N_TAYLOR):
-    _TAYLOR[_i] = PSI_ROOT_TAYLOR[_i]
+for _i in range(FC_N_TAYLOR):
     fc_psi_taylor[_i] = PSI_ROOT_TAYLOR[_i]
 del _i
-
-
-cdef inline double _digamma(double x) noexcept nogil:
-    cdef double t, acc, result, inv, z, num, den
-    cdef int i
-    if not (x > 0.0):
-        if x == 0.0:
-            return -INFINITY
-        return NAN
-    t = x - _ROOT_HI
-    if fabs(t) < _ROOT_RADIUS:
-        # t is exact; the root's low part enters to first order, as in special.py
-        acc = 0.0
-        for i in range(_N_TAYLOR - 1, -1, -1):
-            acc = (acc + _TAYLOR[i]) * t
-        return acc - _ROOT_LO * _TAYLOR[0]
-    result = 0.0
-    if x < 6.0:
-        # psi(x) = psi(x + n) - sum_{i<n} 1/(x + i), the sum as one fraction
-        num = 0.0
-        den = 1.0
-        while x < 6.0:
-            num = num * x + den
-            den *= x
-            x += 1.0
-        result = -num / den
-    inv = 1.0 / x
-    z = inv * inv
-    return result + log(x) - 0.5 * inv - _asymptotic_tail(z)
-
-
-cdef inline double _asymptotic_tail(double z) noexcept nogil:
-    """sum_{k=1..10} B_2k / (2k x^2k) with z = 1/x^2 (error < 3e-15 at x >= 6)."""
-    return z * (1.0 / 12 - z * (1.0 / 120 - z * (1.0 / 252 - z * (1.0 / 240 - z * (
-        1.0 / 132 - z * (691.0 / 32760 - z * (1.0 / 12 - z * (3617.0 / 8160 - z * (
-            43867.0 / 14364 - z * (174611.0 / 6600))))))))))
-
-
-cdef inline double _exp_digamma(double x) noexcept nogil:
-    """exp(psi(x)) with one exp, no log: y exp(-sum_{i<6} 1/(x+i) - 1/(2y) - tail(y)),
-    y = x + 6 (as fastcavi.kernels.special.exp_digamma)."""
-    cdef double num = 1.0, den = x, y = x + 1.0, inv
-    cdef int i
-    for i in range(5):
-        num = num * y + den
-        den *= y
-        y += 1.0
-    inv = 1.0 / y
-    return y * exp(-(num / den) - 0.5 * inv - _asymptotic_tail(inv * inv))
 
 
 cpdef double digamma(double x) noexcept nogil:
@@ -1244,7 +173,7 @@ cpdef double digamma(double x) noexcept nogil:
     error below 1e-13 against ``scipy.special.digamma`` on (0, 1e6].
     ``digamma(0) = -inf``; negative or NaN arguments give NaN.
     """
-    return _digamma(x)
+    return fc_digamma(x)
 
 
 cdef bint _diglgam(const double[::1] x, double[:, ::1] out):
@@ -1266,7 +195,7 @@ def _vector_math(name, x):
         x = np.ascontiguousarray(x, dtype=np.float64)
         out = np.empty((2, x.shape[0]))
         if x.shape[0] and not _diglgam(x, out):
-            out[0] = [_digamma(v) for v in x]
+            out[0] = [fc_digamma(v) for v in x]
             out[1] = [fc_lgamma(v) for v in x]
         return out
     if name == "exp":
@@ -1352,9 +281,9 @@ cdef inline void _exp_dirichlet_row(
             fc_expdig_row_d(g, out, n, total)
     else:
         # tiny total (an empty document, small prior): avoid underflow of exp(psi(g_k))
-        psi_total = _digamma(total)
+        psi_total = fc_digamma(total)
         for k in range(n):
-            out[k] = <floating> exp(_digamma(g[k]) - psi_total)
+            out[k] = <floating> exp(fc_digamma(g[k]) - psi_total)
 
 
 # ---------------------------------------------------------------------------
@@ -1373,7 +302,7 @@ cdef void _topic_totals(
     cdef double total = 0.0
     for w in range(n_words):
         total += lam_k[w]
-    psi_total[0] = _digamma(total)
+    psi_total[0] = fc_digamma(total)
     lg_total[0] = fc_lgamma(total)
 
 
@@ -1400,7 +329,7 @@ cdef double _exp_dirichlet_block(
     for w in range(w0, w1):
         for k in range(n_topics):
             lkw = lam[k * n_words + w]
-            elog = _digamma(lkw) - psi_total[k]
+            elog = fc_digamma(lkw) - psi_total[k]
             out[w * n_topics + k] = <floating> exp(elog)
             if compute_bound:
                 acc += (eta - lkw) * elog + fc_lgamma(lkw) - lg_eta
@@ -1451,7 +380,7 @@ def _exp_dirichlet_T(
 
 
 def exp_dirichlet_expectation_T(lam, eta, out, compute_bound=True, n_threads=1):
-    """Cython version of :func:`fastcavi.kernels.reference.exp_dirichlet_expectation_T`.
+    """Cython version of :func:`fastcavi.lda.lda_reference.exp_dirichlet_expectation_T`.
 
     Same parameters, shapes and return value; parallel over topics, then over
     word blocks, with ``n_threads`` OpenMP threads. ``lam`` is used in place when C-contiguous
@@ -1516,7 +445,7 @@ cdef Py_ssize_t _e_step_doc(
         ratio[j] = cnt[j] / s
         loglik += <double> cnt[j] * log(<double> s)
     total = _row_sum(g, n_topics)
-    psi_total = _digamma(total)
+    psi_total = fc_digamma(total)
     b = loglik + alpha_bound - fc_lgamma(total)
     # sum_k (alpha_k - g_k) (psi(g_k) - psi_total) + lgamma(g_k): vectorised
     # (8 partial sums) in the vector variants, in order in the scalar one
@@ -1529,7 +458,7 @@ cdef Py_ssize_t _e_step_doc(
     else:
         for k in range(n_topics):
             gk = g[k]
-            b += (alpha[k] - gk) * (_digamma(gk) - psi_total) + fc_lgamma(gk)
+            b += (alpha[k] - gk) * (fc_digamma(gk) - psi_total) + fc_lgamma(gk)
     for k in range(n_topics):
         etheta_out[k] = etheta[k]
     bound[0] = b
@@ -1642,7 +571,7 @@ def lda_e_step(
     doc_bound,
     n_threads=1,
 ):
-    """Cython version of :func:`fastcavi.kernels.reference.lda_e_step`.
+    """Cython version of :func:`fastcavi.lda.lda_reference.lda_e_step`.
 
     Same parameters, shapes, dtypes and return value; OpenMP over chunks of
     documents with ``n_threads`` threads. Inputs are used in place when
@@ -1766,7 +695,7 @@ def _suff_stats(
 def lda_suff_stats(
     csc_indptr, csc_docs, csc_perm, ratio, exp_doc_topic, exp_topic_word, out, n_threads=1
 ):
-    """Cython version of :func:`fastcavi.kernels.reference.lda_suff_stats`.
+    """Cython version of :func:`fastcavi.lda.lda_reference.lda_suff_stats`.
 
     Same parameters and shapes; OpenMP over words with ``n_threads`` threads,
     each word gathering its CSC column in order (bit-identical for any

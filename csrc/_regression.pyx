@@ -2,14 +2,14 @@
 # cython: initializedcheck=False, nonecheck=False
 """Cython backend of the regression kernels (``fastcavi._ext._regression``).
 
-Same contracts as :mod:`fastcavi.kernels.reference_regression` (the NumPy
+Same contracts as :mod:`fastcavi.linear_model.regression_reference` (the NumPy
 oracle) and the same structure as :mod:`fastcavi.kernels.numba_regression`:
 OpenMP ``prange`` (dynamic schedule) over contiguous row chunks whose number
 depends only on (n, p) (the same :func:`row_chunks` as the Numba backend);
 each chunk allocates its float64 scratch block once, fills it with the
 augmented rows of its block (converting float32 input), and calls BLAS from
 ``scipy.linalg.cython_blas`` on the block: ``dtrmm`` with the factor of
-:func:`~fastcavi.kernels.reference_regression.moment_factor` for
+:func:`~fastcavi.linear_model.regression_reference.moment_factor` for
 ``R^-T x~`` and ``x~^T mu`` in one product, and ``dsyrk`` for the chunk's
 partial Gram matrix. Partial matrices and partial ELBO terms are added in
 chunk order, so results are bit-identical for any ``n_threads``. The caller
@@ -23,25 +23,15 @@ from scipy.linalg.cython_blas cimport dsyrk, dtrmm
 
 import numpy as np
 
-from fastcavi.kernels.reference_regression import block_rows, moment_factor, row_chunks
+from fastcavi.linear_model.regression_reference import block_rows, moment_factor, row_chunks
 
 __all__ = ["weighted_gram", "predictive_moments", "jj_step", "OPENMP_ENABLED"]
 
-cdef extern from * nogil:
-    """
-    #ifndef FASTCAVI_OPENMP
-    #define FASTCAVI_OPENMP 0
-    #endif
-    #if FASTCAVI_OPENMP && defined(_OPENMP)
-    #define FC_REG_OPENMP_ENABLED 1
-    #else
-    #define FC_REG_OPENMP_ENABLED 0
-    #endif
-    """
-    int FC_REG_OPENMP_ENABLED
+cdef extern from "fc_cpu.h":
+    int FC_OPENMP_ENABLED
 
 #: True when the extension was compiled with OpenMP (else prange runs serially)
-OPENMP_ENABLED = bool(FC_REG_OPENMP_ENABLED)
+OPENMP_ENABLED = bool(FC_OPENMP_ENABLED)
 
 ctypedef fused floating:
     float
@@ -134,7 +124,7 @@ def _gram(const floating[:, ::1] X, const double[::1] sw, const double[::1] cent
 
 
 def weighted_gram(X, sample_weight, center, intercept, G, n_threads=1):
-    """Cython version of :func:`fastcavi.kernels.reference_regression.weighted_gram`."""
+    """Cython version of :func:`fastcavi.linear_model.regression_reference.weighted_gram`."""
     n = X.shape[0]
     p = G.shape[0]
     bounds = row_chunks(n, p).astype(np.longlong)
@@ -177,7 +167,7 @@ def _moments(const floating[:, ::1] X, const double[::1] center, bint intercept,
 
 
 def predictive_moments(X, center, intercept, R, mu, mean, var, n_threads=1):
-    """Cython version of :func:`fastcavi.kernels.reference_regression.predictive_moments`."""
+    """Cython version of :func:`fastcavi.linear_model.regression_reference.predictive_moments`."""
     n = X.shape[0]
     p = R.shape[0]
     if n == 0:
@@ -239,7 +229,7 @@ def _jj(const floating[:, ::1] X, const double[::1] t, const double[::1] sw, bin
 
 
 def jj_step(X, t, sample_weight, intercept, R, mu, xi, G, compute_gram, n_threads=1):
-    """Cython version of :func:`fastcavi.kernels.reference_regression.jj_step`."""
+    """Cython version of :func:`fastcavi.linear_model.regression_reference.jj_step`."""
     n = X.shape[0]
     p = R.shape[0]
     if n == 0:

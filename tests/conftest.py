@@ -106,8 +106,8 @@ def assert_state_equal(before, after, path="vars()"):
 SIMD_VARIANTS = {
     "lda": {"scalar": (), "generic": (), "avx2": ("avx2",),
             "avx512": ("avx2", "avx512f", "avx512dq")},
-    "gmm": {"generic": (), "avx2": ("avx2",), "avx512": ("avx512f",)},
-    "spikeslab": {"generic": (), "avx2": ("avx2",)},
+    "gmm": {"generic": (), "avx2": ("avx2",), "avx512": ("avx2", "avx512f", "avx512dq")},
+    "spikeslab": {"generic": (), "avx2": ("avx2",), "avx512": ("avx2", "avx512f", "avx512dq")},
 }
 
 

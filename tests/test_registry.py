@@ -38,13 +38,6 @@ FAMILY_PACKAGES = ("fastcavi.lda", "fastcavi.mixture", "fastcavi.linear_model")
 #: where each family's Python kernels live: <package>.<family>_reference and _numba
 HOMES = {"lda": "fastcavi.lda", "gmm": "fastcavi.mixture",
          "regression": "fastcavi.linear_model", "spikeslab": "fastcavi.linear_model"}
-#: old paths of moved kernel modules that csrc/ still imports: path -> the module
-#: it forwards. Never add to this; delete an entry (and its module) once csrc/
-#: imports the new path and the extensions are rebuilt.
-FORWARDED = {
-    "fastcavi.kernels.reference_gmm": "fastcavi.mixture.gmm_reference",
-    "fastcavi.kernels.reference_regression": "fastcavi.linear_model.regression_reference",
-}
 
 
 def test_importing_fastcavi_registers_every_family():
@@ -108,23 +101,6 @@ def test_an_unknown_family_is_a_value_error_naming_the_known_ones(call):
         call()
     for family in FAMILIES:
         assert repr(family) in str(info.value)
-
-
-@pytest.mark.parametrize("old, new", sorted(FORWARDED.items()))
-def test_an_old_kernel_path_forwards_the_family_module_while_csrc_imports_it(old, new):
-    sources = {pyx.name: pyx.read_text(encoding="utf-8") for pyx in (ROOT / "csrc").glob("*.pyx")}
-    users = [name for name, text in sources.items() if f"from {old} import" in text]
-    assert users, f"no csrc/*.pyx imports {old} any more: delete it and its FORWARDED entry"
-    forwarding, target = importlib.import_module(old), importlib.import_module(new)
-    assert forwarding.__all__ and all(getattr(forwarding, n) is getattr(target, n)
-                                      for n in forwarding.__all__)
-    # the Python code imports the family module, not the old path
-    graph, _ = import_graph(ROOT)
-    assert not [m for m, edges in graph.items() if old in edges]
-    for folder in ("tests", "benchmarks"):
-        for path in (ROOT / folder).rglob("*.py"):
-            if path.name != "test_registry.py":
-                assert old not in path.read_text(encoding="utf-8"), path
 
 
 def test_models_is_read_only():

@@ -50,9 +50,7 @@ re-exported here), :mod:`~fastcavi.kernels.special` (special functions for
 nopython code), :mod:`~fastcavi.kernels.numba_support` (what every family's
 Numba kernels share) and :mod:`~fastcavi.kernels.simd`: the Cython
 extensions' vector variant is chosen at import, by the CPU or the environment
-variable ``FASTCAVI_SIMD``. ``reference_gmm`` and ``reference_regression``
-here only forward a few helpers from their families to the compiled
-extensions, which import them by these old paths until ``csrc/`` is changed.
+variable ``FASTCAVI_SIMD``.
 """
 
 import importlib

@@ -21,11 +21,13 @@ have these variants (narrowest first):
 
 - ``"lda"``: scalar, generic, avx2, avx512;
 - ``"gmm"``: generic, avx2, avx512 (so ``scalar`` runs ``generic``);
-- ``"spikeslab"``: generic, avx2 (so ``avx512`` runs ``avx2``, ``scalar`` ``generic``);
+- ``"spikeslab"``: generic, avx2, avx512 (so ``scalar`` runs ``generic``);
 - ``"regression"``: none (its kernels call BLAS; the value is checked, then ignored).
 
-An extension's ``simd_variant()`` reports the variant in use and
-``simd_variants()`` those the CPU can run. The vector variants of a family
+Every family numbers its variants alike and detects the CPU the same way
+(``csrc/include/fc_cpu.h``: ``avx2`` needs the CPU's avx2 flag, ``avx512``
+avx2, avx512f and avx512dq). An extension's ``simd_variant()`` reports the
+variant in use and ``simd_variants()`` those the CPU can run. The vector variants of a family
 return the same bits; ``scalar`` differs from them by rounding in the special
 functions only.
 
