@@ -320,3 +320,203 @@ def test_doc_topic_bad_input(lda_fit):
         plot_doc_topics(LatentDirichletAllocation(), X)
     with pytest.raises(TypeError, match="LatentDirichletAllocation"):
         plot_doc_topics(BayesianGaussianMixture(), X)
+
+
+# --------------------------------------------------------------------------
+# Mixtures
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_mixture_ellipses_sit_at_the_projected_means(covariance_type):
+    X, _ = make_blobs(n_samples=300, n_features=4, centers=3, random_state=0)
+    gmm = BayesianGaussianMixture(n_components=3, covariance_type=covariance_type,
+                                  random_state=0, max_iter=200).fit(X)
+    disp = MixtureDisplay.from_estimator(gmm, X, min_weight=0.0)
+    pca = disp.projection_
+    expected = pca.transform(gmm.means_)
+    assert len(disp.ellipses_) == len(gmm.weights_)
+    for e, m in zip(disp.ellipses_, expected):
+        np.testing.assert_allclose(e.center, m, atol=1e-9)
+    # the ellipse of component 0 is the projected covariance at 2 sd
+    from fastcavi.plotting._mixture import full_covariances
+
+    cov = full_covariances(gmm.covariances_, covariance_type, 3, 4)[0]
+    pcov = pca.components_ @ cov @ pca.components_.T
+    axes = np.sort([disp.ellipses_[0].width, disp.ellipses_[0].height])
+    np.testing.assert_allclose(axes, np.sort(4.0 * np.sqrt(np.linalg.eigvalsh(pcov))))
+    # the weights are written at the means
+    assert [t.get_text() for t in disp.texts_] == [f"{w:.2f}" for w in gmm.weights_]
+    np.testing.assert_allclose([t.xy for t in disp.texts_], expected, atol=1e-9)
+    assert disp.ax_.get_xlabel().startswith("PC 1 (") and "% of variance" in \
+        disp.ax_.get_xlabel()
+    np.testing.assert_allclose(disp.scatter_.get_offsets(), pca.transform(X))
+
+
+def test_mixture_in_two_dimensions_is_not_projected_and_hides_light_components():
+    X, _ = make_blobs(n_samples=200, centers=2, random_state=1)
+    gmm = BayesianGaussianMixture(n_components=6, random_state=0, max_iter=300).fit(X)
+    disp = MixtureDisplay.from_estimator(gmm, X, min_weight=0.05, scatter=False)
+    assert disp.projection_ is None and disp.scatter_ is None
+    heavy = np.flatnonzero(gmm.weights_ >= 0.05)
+    assert 0 < len(disp.ellipses_) == heavy.size
+    np.testing.assert_allclose([e.center for e in disp.ellipses_], gmm.means_[heavy])
+    assert (disp.ax_.get_xlabel(), disp.ax_.get_ylabel()) == ("x0", "x1")
+
+
+def test_mixture_bad_input():
+    X, _ = make_blobs(n_samples=100, n_features=3, centers=2, random_state=0)
+    gmm = BayesianGaussianMixture(n_components=2, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="X has 2 features, the estimator 3"):
+        MixtureDisplay.from_estimator(gmm, X[:, :2])
+    with pytest.raises(NotFittedError):
+        MixtureDisplay.from_estimator(BayesianGaussianMixture(), X)
+    with pytest.raises(TypeError, match="BayesianGaussianMixture"):
+        MixtureDisplay.from_estimator(LatentDirichletAllocation(), X)
+    one = BayesianGaussianMixture(n_components=2, random_state=0).fit(X[:, :1])
+    with pytest.raises(ValueError, match="at least 2 features"):
+        MixtureDisplay.from_estimator(one, X[:, :1])
+
+
+# --------------------------------------------------------------------------
+# Regression
+# --------------------------------------------------------------------------
+
+
+def _interval_ends(disp):
+    """(lower, upper) of each row, read from the drawn segments."""
+    ends = np.array([seg[:, 0] for seg in disp.intervals_.get_segments()])
+    return ends.min(axis=1), ends.max(axis=1)
+
+
+def test_linear_coefficients_with_t_and_normal_intervals(regression_data):
+    from scipy import stats
+
+    X, y = regression_data
+    reg = VBLinearRegression().fit(X, y)
+    disp = CoefficientDisplay.from_estimator(reg, level=0.9,
+                                             feature_names=list("abcde"))
+    points = disp.points_
+    np.testing.assert_allclose(points.get_xdata(), reg.coef_)
+    assert len(points.get_xdata()) == 5
+    an = reg.a_n_
+    scale = np.sqrt(np.diag(reg.sigma_) * (an - 1) / an)
+    half = stats.t.ppf(0.95, 2 * an) * scale
+    lower, upper = _interval_ends(disp)
+    np.testing.assert_allclose(lower, reg.coef_ - half)
+    np.testing.assert_allclose(upper, reg.coef_ + half)
+    assert [t.get_text() for t in disp.ax_.get_yticklabels()] == list("abcde")
+    assert disp.ax_.get_xlabel() == "coefficient (units of y per unit of x)"
+    normal = CoefficientDisplay.from_estimator(reg, level=0.9, interval="normal")
+    np.testing.assert_allclose(normal.upper - normal.coef,
+                               stats.norm.ppf(0.95) * np.sqrt(np.diag(reg.sigma_)))
+    # with 2 a_N = 151 degrees of freedom the two nearly agree
+    np.testing.assert_allclose(normal.upper - normal.lower, disp.upper - disp.lower, rtol=1e-3)
+
+
+def test_logistic_coefficients_are_gaussian_per_problem():
+    from scipy import stats
+
+    X, y = make_blobs(n_samples=120, centers=3, n_features=2, random_state=0)
+    clf = VBLogisticRegression(max_iter=30).fit(X, y)
+    disp = CoefficientDisplay.from_estimator(clf, problem=2)
+    np.testing.assert_allclose(disp.coef, clf.coef_[2])
+    np.testing.assert_allclose(disp.upper - disp.coef,
+                               stats.norm.ppf(0.975) * np.sqrt(np.diag(clf.sigma_[2])[:2]))
+    assert disp.ax_.get_xlabel() == "coefficient (log-odds per unit of x)"
+    with pytest.raises(ValueError, match="problem"):
+        CoefficientDisplay.from_estimator(clf, problem=3)
+    with pytest.raises(ValueError, match="interval"):
+        CoefficientDisplay.from_estimator(clf, interval="t")
+
+
+def test_spikeslab_intervals_are_the_mixture_quantiles(regression_data):
+    from scipy import stats
+
+    X, y = regression_data
+    ss = SpikeSlabRegression(random_state=0).fit(X, y)
+    disp = CoefficientDisplay.from_estimator(ss, level=0.8)
+    w, a, m, s = ss.grid_weights_, ss.grid_alpha_, ss.grid_mu_, ss.grid_s_
+
+    def cdf(x, j):
+        return float(np.sum(w * (a[:, j] * stats.norm.cdf((x - m[:, j]) / np.sqrt(s[:, j]))
+                                 + (1 - a[:, j]) * (x >= 0))))
+
+    for j in range(5):
+        assert cdf(disp.lower[j], j) >= 0.1 - 1e-9 and cdf(disp.lower[j] - 1e-6, j) < 0.1
+        assert cdf(disp.upper[j], j) >= 0.9 - 1e-9 and cdf(disp.upper[j] - 1e-6, j) < 0.9
+    assert disp.lower[0] > 0  # the strong effect excludes 0 ...
+    assert disp.lower[1] <= 0 <= disp.upper[1]  # ... a null one does not
+    lower, upper = _interval_ends(disp)
+    np.testing.assert_allclose(lower, disp.lower)
+    np.testing.assert_allclose(upper, disp.upper)
+    np.testing.assert_allclose(disp.points_.get_xdata(), ss.coef_)
+    with pytest.raises(ValueError, match="interval"):
+        CoefficientDisplay.from_estimator(ss, interval="normal")
+
+
+def test_inclusion_probabilities_bars(regression_data):
+    X, y = regression_data
+    ss = SpikeSlabRegression(random_state=0).fit(X, y)
+    ax = plot_inclusion_probabilities(ss, sort=True)
+    bars = ax.containers[0]
+    order = np.argsort(-ss.pip_, kind="stable")
+    np.testing.assert_allclose([b.get_height() for b in bars], ss.pip_[order])
+    assert [t.get_text() for t in ax.get_xticklabels()] == [f"x{j}" for j in order]
+    assert ax.get_ylabel() == "posterior inclusion probability"
+    assert ax.get_ylim() == (0.0, 1.0)
+
+
+def test_regression_bad_input(regression_data, lda_fit):
+    X, y = regression_data
+    reg = VBLinearRegression().fit(X, y)
+    with pytest.raises(ValueError, match="feature_names has 2 entries but the estimator has 5"):
+        CoefficientDisplay.from_estimator(reg, feature_names=["a", "b"])
+    with pytest.raises(ValueError, match="level"):
+        CoefficientDisplay.from_estimator(reg, level=1.0)
+    with pytest.raises(NotFittedError):
+        CoefficientDisplay.from_estimator(VBLinearRegression())
+    with pytest.raises(TypeError, match="VBLinearRegression"):
+        CoefficientDisplay.from_estimator(lda_fit[0])
+    with pytest.raises(TypeError, match="SpikeSlabRegression"):
+        plot_inclusion_probabilities(reg)
+    with pytest.raises(NotFittedError):
+        plot_inclusion_probabilities(SpikeSlabRegression())
+
+
+# --------------------------------------------------------------------------
+# pyLDAvis
+# --------------------------------------------------------------------------
+
+
+def test_pyldavis_data_arrays(lda_fit):
+    lda, X, vocab = lda_fit
+    data = pyldavis_data(lda, X, vocab)
+    assert set(data) == {"topic_term_dists", "doc_topic_dists", "doc_lengths", "vocab",
+                         "term_frequency"}
+    np.testing.assert_allclose(data["topic_term_dists"].sum(axis=1), 1.0)
+    np.testing.assert_allclose(data["doc_topic_dists"], lda.transform(X))
+    np.testing.assert_allclose(data["doc_topic_dists"].sum(axis=1), 1.0)
+    np.testing.assert_array_equal(data["doc_lengths"], X.sum(axis=1).A1)
+    np.testing.assert_array_equal(data["term_frequency"], X.sum(axis=0).A1)
+    assert data["vocab"] == vocab
+    assert data["topic_term_dists"].shape == (3, 30)
+    with pytest.raises(ValueError, match="vocabulary has 31 words"):
+        pyldavis_data(lda, X, vocab + ["extra"])
+    with pytest.raises(NotFittedError):
+        pyldavis_data(LatentDirichletAllocation(), X, vocab)
+
+
+def test_pyldavis_prepare_end_to_end(lda_fit):
+    pyLDAvis = pytest.importorskip("pyLDAvis", reason="pyLDAvis is not installed "
+                                   "(optional: pip install pyLDAvis==3.4.1)")
+    lda, X, vocab = lda_fit
+    prepared = pyLDAvis.prepare(**pyldavis_data(lda, X, vocab), n_jobs=1, sort_topics=False)
+    assert len(prepared.topic_coordinates) == 3
+    assert set(prepared.topic_info["Term"]) <= set(vocab)
+    # pyLDAvis's topic sizes are the token shares it computes from our arrays
+    data = pyldavis_data(lda, X, vocab)
+    share = (data["doc_topic_dists"] * data["doc_lengths"][:, None]).sum(axis=0)
+    np.testing.assert_allclose(prepared.topic_coordinates.sort_index()["Freq"].to_numpy(),
+                               100 * share / share.sum(), rtol=1e-6)
+    assert "<div" in pyLDAvis.prepared_data_to_html(prepared)

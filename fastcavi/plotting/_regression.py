@@ -77,9 +77,12 @@ def _mixture_quantiles(w, alpha, mu, s, probs, n_bisect=80):
     w = np.asarray(w, dtype=np.float64)[:, None]
     sd = np.sqrt(np.maximum(s, 1e-300))
 
-    def cdf(x):
+    def cdf(x, spike=True):
         slab = alpha * stats.norm.cdf((x[None, :] - mu) / sd)
-        return (w * (slab + (1.0 - alpha) * (x[None, :] >= 0))).sum(axis=0)
+        return (w * (slab + (1.0 - alpha) * (spike & (x[None, :] >= 0)))).sum(axis=0)
+
+    zero = np.zeros(mu.shape[1])
+    at_zero, below_zero = cdf(zero), cdf(zero, spike=False)
 
     lo0 = np.minimum((mu - 12 * sd).min(axis=0), 0.0) - 1e-12
     hi0 = np.maximum((mu + 12 * sd).max(axis=0), 0.0) + 1e-12
@@ -91,7 +94,8 @@ def _mixture_quantiles(w, alpha, mu, s, probs, n_bisect=80):
             above = cdf(mid) >= p
             hi = np.where(above, mid, hi)
             lo = np.where(above, lo, mid)
-        out.append(hi)
+        # where p falls in the jump of the point mass the quantile is exactly 0
+        out.append(np.where((below_zero < p) & (p <= at_zero), 0.0, hi))
     return tuple(out)
 
 
@@ -112,8 +116,10 @@ class CoefficientDisplay:
 
     Attributes
     ----------
-    errorbar_ : matplotlib.container.ErrorbarContainer
-        Points at ``coef`` with bars from ``lower`` to ``upper``.
+    points_ : matplotlib.lines.Line2D
+        One point per feature at ``coef`` (y = 0, 1, ... top down).
+    intervals_ : matplotlib.collections.LineCollection
+        One segment per feature from ``lower`` to ``upper``.
     ax_ : matplotlib.axes.Axes
     figure_ : matplotlib.figure.Figure
 
@@ -152,9 +158,10 @@ class CoefficientDisplay:
         """
         ax = get_ax(ax)
         y = np.arange(self.coef.size)
-        xerr = np.vstack([self.coef - self.lower, self.upper - self.coef])
-        self.errorbar_ = ax.errorbar(self.coef, y, xerr=xerr, fmt="o", capsize=3,
-                                     label=f"posterior mean, {100 * self.level:g}% interval")
+        # not errorbar(): a spike-and-slab posterior mean may lie outside its interval
+        self.intervals_ = ax.hlines(y, self.lower, self.upper, linewidth=2,
+                                    label=f"{100 * self.level:g}% credible interval")
+        (self.points_,) = ax.plot(self.coef, y, "o", color="k", label="posterior mean")
         ax.axvline(0.0, color="0.5", linewidth=0.8)
         ax.set_yticks(y, labels=list(self.feature_names))
         ax.invert_yaxis()
@@ -181,7 +188,8 @@ class CoefficientDisplay:
             ``sigma_``. SpikeSlabRegression: the exact quantiles of the
             spike-and-slab marginal (averaged over the grid by
             ``grid_weights_``), "auto" only; such an interval contains 0
-            whenever the inclusion probability is below ``level``-ish.
+            when the posterior probability of 0 is above ``1 - level``, and
+            the posterior mean ``coef_`` may then lie outside it.
         problem : int, default=0
             VBLogisticRegression: which row of ``coef_`` (one-vs-rest problem).
         feature_names : sequence of str of length n_features, optional
