@@ -520,3 +520,23 @@ def test_pyldavis_prepare_end_to_end(lda_fit):
     np.testing.assert_allclose(prepared.topic_coordinates.sort_index()["Freq"].to_numpy(),
                                100 * share / share.sum(), rtol=1e-6)
     assert "<div" in pyLDAvis.prepared_data_to_html(prepared)
+
+
+# --------------------------------------------------------------------------
+# The README's example
+# --------------------------------------------------------------------------
+
+
+def test_readme_plots_example_runs(tmp_path, monkeypatch):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Plots (`fastcavi.plotting`)"):]
+    code = section[section.index("```python\n") + 10:section.index("\n```\n")]
+    try:
+        import pyLDAvis  # noqa: F401
+    except ImportError:  # the rest of the example still runs
+        code = code[:code.index("# pyLDAvis:")]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md (Plots)", "exec"), {"__name__": "readme"})
+    assert len(plt.get_fignums()) == 7
+    if "pyLDAvis.save_html" in code:
+        assert (tmp_path / "lda.html").stat().st_size > 0
