@@ -1,1 +1,1 @@
-"""asv benchmark suite of fastcavi (run from benchmarks/: see benchmarks/README.md)."""
+"""asv benchmark suite of fastcavi (run from the repository root: see benchmarks/README.md)."""
