@@ -7,6 +7,9 @@ and publishes the result inside one fit transaction
 
 - :mod:`.protocol`: :class:`Model`, additive :class:`Stats`;
 - :mod:`.drivers`: :func:`run_cavi`, :func:`run_svi`, :class:`RobbinsMonro`;
+- :mod:`.sources`: block sources (:class:`Streamed`: blocks opened one at a
+  time, e.g. shards on disk) and local-state stores (:class:`DiscardLocals`,
+  :class:`SpillLocals`);
 - :mod:`.stopping`: the stop rules;
 - :mod:`.monitor`: :class:`PassMonitor` (tqdm bar, verbose lines, timing);
 - :mod:`.schedules`: :func:`robbins_monro_rate`;
@@ -21,6 +24,7 @@ from .parallel import map_threads
 from .protocol import Model, Stats
 from .restarts import best_of
 from .schedules import robbins_monro_rate
+from .sources import DiscardLocals, SpillLocals, Streamed, as_source
 from .stopping import (CONTINUE, STOP, STOP_UNCOUNTED, Below, Change, ElboGain, EvaluateEvery,
                        Never, OnePass, StopRule)
 from .threads import effective_threads, limit_blas
@@ -31,4 +35,5 @@ __all__ = [
     "CONTINUE", "STOP", "STOP_UNCOUNTED",
     "PassMonitor", "robbins_monro_rate", "effective_threads", "limit_blas",
     "best_of", "map_threads", "Cancelled",
+    "Streamed", "as_source", "DiscardLocals", "SpillLocals",
 ]

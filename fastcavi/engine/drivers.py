@@ -1,9 +1,13 @@
 """The drivers: batch CAVI and stochastic VI, written once for every model.
 
-Both iterate a *block source*: any re-iterable sequence of blocks (for data in
-memory, one block holding everything, so the kernels' own chunking keeps the
-results bit-identical whatever the thread count). The streaming and Dask
-drivers add sources and a reducer over the same model steps.
+Both iterate a *block source* (:mod:`fastcavi.engine.sources`): any
+re-iterable sequence of blocks (for data in memory, one block holding
+everything, so the kernels' own chunking keeps the results bit-identical
+whatever the thread count), or a :class:`~fastcavi.engine.sources.Streamed`
+source that opens each block (a shard on disk) only when the pass reaches it
+and holds one at a time. Each block's local state between passes lives in a
+*local-state store*: a list in memory by default, or one that keeps nothing
+or spills to disk.
 
 - :func:`run_cavi`: passes of ``local_step`` over every block (statistics summed
   in block order), one ``global_step`` with rho = 1 (the CAVI update; Bishop
@@ -19,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .schedules import robbins_monro_rate
+from .sources import as_source
 from .stopping import CONTINUE, STOP, STOP_UNCOUNTED, Never
 
 __all__ = ["PassRecord", "FitResult", "RobbinsMonro", "Cancelled", "run_cavi", "run_svi"]
@@ -84,8 +89,9 @@ class FitResult:
         Whether the stop rule fired before ``max_iter``.
     elbo_history : list of float
         The ELBO of every pass run, in nats.
-    locals : list
-        Each block's local state after the last pass.
+    locals : list or local-state store
+        Each block's local state after the last pass: the ``locals_`` store
+        :func:`run_cavi` was given (by default a list).
     """
 
     g: Any
@@ -131,12 +137,29 @@ def _check_elbo(elbo, index):
 
 
 def _local_pass(model, source, g, locals_, **step_args):
-    """Statistics of every block under ``g``, summed in block order."""
+    """Statistics of every block under ``g``, summed in block order.
+
+    Each block (and its local state) is let go before the next is opened, so
+    a streamed source holds one block at a time; the sum goes into the first
+    block's statistics when the model returns fresh ones (``fresh_stats``),
+    with the same numbers as ``+``.
+    """
     total = None
-    for b, block in enumerate(source):
+    in_place = getattr(model, "fresh_stats", False)
+    b = -1
+    for block in source:  # (not enumerate(), whose reused tuple would keep the last block)
+        b += 1
         local = model.init_local(block, g, locals_[b])
-        stats, locals_[b] = model.local_step(block, g, local, **step_args)
-        total = stats if total is None else total + stats
+        stats, local = model.local_step(block, g, local, **step_args)
+        locals_[b] = local
+        block = local = None
+        if total is None:
+            total = stats
+        elif in_place:
+            total.add_into(stats)
+        else:
+            total = total + stats
+        stats = None
     return total
 
 
@@ -185,13 +208,14 @@ def run_svi(model, source, g, schedule, locals_=None):
     ----------
     model : Model
         Must also have ``n_items(block) -> int`` (the block's size).
-    source : sequence of blocks
+    source : sequence of blocks or Streamed
     g : object
         Global state to start from.
     schedule : RobbinsMonro
         Advanced by one per block.
-    locals_ : list, optional
-        Per-block local state carried across epochs (modified in place).
+    locals_ : list or local-state store, optional
+        Per-block local state carried across epochs (modified in place);
+        default a new list.
 
     Returns
     -------
@@ -201,16 +225,20 @@ def run_svi(model, source, g, schedule, locals_=None):
         ``model.epoch_part(stats)`` summed over the blocks (the parts the ELBO
         needs; the whole statistics if the model has no ``epoch_part``).
     """
-    blocks = list(source)
+    blocks = as_source(source)
     if locals_ is None:
         locals_ = [None] * len(blocks)
     part = getattr(model, "epoch_part", None)
     total = None
-    for b, block in enumerate(blocks):
+    b = -1
+    for block in blocks:  # (not enumerate(): see _local_pass)
+        b += 1
         local = model.init_local(block, g, locals_[b])
-        stats, locals_[b] = model.local_step(block, g, local)
+        stats, local = model.local_step(block, g, local)
+        locals_[b] = local
         g = model.global_step(g, stats, scale=schedule.total / model.n_items(block),
                               rho=schedule.rho())
+        block = local = None  # (a streamed block goes before the next is opened)
         schedule.t += 1
         kept = stats if part is None else part(stats)
         total = kept if total is None else total + kept
@@ -223,14 +251,16 @@ def _check_cancel(cancel):
 
 
 def run_cavi(model, source, g, *, max_iter, stop=None, monitor=None, post_step=None,
-             on_pass=None, svi=None, cancel=None):
+             on_pass=None, svi=None, cancel=None, locals_=None):
     """Passes of coordinate ascent until the stop rule or ``max_iter``.
 
     Parameters
     ----------
     model : Model
-    source : sequence of blocks
-        Re-iterable; for data in memory, ``[block]``.
+    source : sequence of blocks or Streamed
+        Re-iterable; for data in memory, ``[block]``; for shards on disk, a
+        :class:`~fastcavi.engine.sources.Streamed` source (one block opened
+        at a time).
     g : object
         Initial global state (the estimator draws it: initialisation depends
         on the estimator's ``init_params`` and ``random_state``).
@@ -250,6 +280,12 @@ def run_cavi(model, source, g, *, max_iter, stop=None, monitor=None, post_step=N
         Make each pass an epoch of :func:`run_svi` instead of one CAVI step.
     cancel : threading.Event, optional
         Checked before every pass: once set, the fit raises :class:`Cancelled`.
+    locals_ : list or local-state store, optional
+        Where each block's local state is kept between passes (one entry per
+        block, None until its first visit); default a new list in memory.
+        :class:`~fastcavi.engine.sources.DiscardLocals` keeps none (a model
+        that starts each pass afresh), :class:`~fastcavi.engine.sources.SpillLocals`
+        keeps them on disk. Returned as ``FitResult.locals``.
 
     Returns
     -------
@@ -273,8 +309,11 @@ def run_cavi(model, source, g, *, max_iter, stop=None, monitor=None, post_step=N
     """
     stop = Never() if stop is None else stop
     stop.start()
-    blocks = list(source)
-    locals_ = [None] * len(blocks)
+    blocks = as_source(source)
+    if locals_ is None:
+        locals_ = [None] * len(blocks)
+    elif len(locals_) != len(blocks):
+        raise ValueError(f"locals_ has {len(locals_)} entries for {len(blocks)} blocks")
     if getattr(model, "elbo_before_step", False):
         if svi is not None:
             raise ValueError("a model that evaluates its ELBO before the global step has no "
