@@ -26,7 +26,8 @@ from .schedules import robbins_monro_rate
 from .sources import as_source
 from .stopping import CONTINUE, STOP, STOP_UNCOUNTED, Never
 
-__all__ = ["PassRecord", "FitResult", "RobbinsMonro", "Cancelled", "run_cavi", "run_svi"]
+__all__ = ["PassRecord", "FitResult", "RobbinsMonro", "Cancelled", "Resume", "stop_state",
+           "run_cavi", "run_svi"]
 
 
 class Cancelled(Exception):
@@ -163,7 +164,8 @@ def _local_pass(model, source, g, locals_, **step_args):
     return total
 
 
-def _run_evaluate_first(model, blocks, g, locals_, max_iter, stop, monitor, on_pass, cancel):
+def _run_evaluate_first(model, blocks, g, locals_, max_iter, stop, monitor, on_pass, cancel,
+                        local_pass=_local_pass):
     """:func:`run_cavi` for a model whose ELBO is that of the state its local pass read.
 
     Such a model (``elbo_before_step = True``: VB logistic regression, whose
@@ -182,7 +184,7 @@ def _run_evaluate_first(model, blocks, g, locals_, max_iter, stop, monitor, on_p
     n_iter = 0
     for i in range(max_iter + 1):
         _check_cancel(cancel)
-        stats = _local_pass(model, blocks, g, locals_, for_step=i < max_iter)
+        stats = local_pass(model, blocks, g, locals_, for_step=i < max_iter)
         elbo = float(model.elbo(g, g, stats))
         _check_elbo(elbo, i)
         history.append(elbo)
@@ -250,8 +252,39 @@ def _check_cancel(cancel):
         raise Cancelled
 
 
+@dataclass
+class Resume:
+    """Where a checkpointed :func:`run_cavi` fit stands after a completed pass.
+
+    Attributes
+    ----------
+    index : int
+        Passes completed (the next pass's 0-based number).
+    g, g_prev : object
+        Global state after the last completed pass, and before its global step.
+    elbo_history : list of float
+    n_iter : int
+        Passes counted so far.
+    stop_state : dict
+        The stop rule's attributes after the pass (its non-callable ``vars``).
+    """
+
+    index: int
+    g: Any
+    g_prev: Any
+    elbo_history: list
+    n_iter: int
+    stop_state: dict
+
+
+def stop_state(stop):
+    """A stop rule's state: its attributes that are not callables (what a checkpoint keeps)."""
+    return {k: v for k, v in vars(stop).items() if not callable(v)}
+
+
 def run_cavi(model, source, g, *, max_iter, stop=None, monitor=None, post_step=None,
-             on_pass=None, svi=None, cancel=None, locals_=None):
+             on_pass=None, svi=None, cancel=None, locals_=None, local_pass=None, resume=None,
+             after_pass=None):
     """Passes of coordinate ascent until the stop rule or ``max_iter``.
 
     Parameters
@@ -286,6 +319,18 @@ def run_cavi(model, source, g, *, max_iter, stop=None, monitor=None, post_step=N
         :class:`~fastcavi.engine.sources.DiscardLocals` keeps none (a model
         that starts each pass afresh), :class:`~fastcavi.engine.sources.SpillLocals`
         keeps them on disk. Returned as ``FitResult.locals``.
+    local_pass : callable, optional
+        ``local_pass(model, blocks, g, locals_, **step_args) -> Stats``: one
+        pass's statistics under ``g`` (default: every block in turn, summed in
+        block order). :func:`fastcavi.engine.dask_driver.run_cavi_dask` maps
+        the blocks over a Dask cluster this way.
+    resume : Resume, optional
+        Continue a fit from a completed pass (its checkpoint) instead of
+        starting from ``g``: the stop rule gets the saved state instead of
+        ``start()``.
+    after_pass : callable, optional
+        ``after_pass(Resume)`` after every completed pass that the fit goes on
+        from (not after the last), e.g. to write a checkpoint.
 
     Returns
     -------
@@ -297,7 +342,9 @@ def run_cavi(model, source, g, *, max_iter, stop=None, monitor=None, post_step=N
         The ELBO became NaN or infinite (the estimator's fit transaction then
         leaves the previous model in place).
     ValueError
-        ``svi`` given for a model with ``elbo_before_step``.
+        ``svi`` given for a model with ``elbo_before_step``, or with
+        ``local_pass``; ``resume`` or ``after_pass`` for a model with
+        ``elbo_before_step``.
     Cancelled
         ``cancel`` was set.
 
@@ -308,7 +355,14 @@ def run_cavi(model, source, g, *, max_iter, stop=None, monitor=None, post_step=N
     and ``post_step`` is not used.
     """
     stop = Never() if stop is None else stop
-    stop.start()
+    if resume is None:
+        stop.start()
+    else:
+        vars(stop).update(resume.stop_state)
+    if svi is not None and local_pass is not None:
+        raise ValueError("svi and local_pass cannot be combined: a stochastic epoch steps after "
+                         "every block")
+    local_pass = _local_pass if local_pass is None else local_pass
     blocks = as_source(source)
     if locals_ is None:
         locals_ = [None] * len(blocks)
@@ -318,13 +372,20 @@ def run_cavi(model, source, g, *, max_iter, stop=None, monitor=None, post_step=N
         if svi is not None:
             raise ValueError("a model that evaluates its ELBO before the global step has no "
                              "stochastic-VI driver (svi must be None)")
+        if resume is not None or after_pass is not None:
+            raise ValueError("a model that evaluates its ELBO before the global step has no "
+                             "checkpoints yet (resume and after_pass must be None)")
         return _run_evaluate_first(model, blocks, g, locals_, max_iter, stop, monitor, on_pass,
-                                   cancel)
+                                   cancel, local_pass)
     history = []
     n_iter = 0
     g_prev = g
+    start = 0
+    if resume is not None:
+        start, g, g_prev = resume.index, resume.g, resume.g_prev
+        history, n_iter = list(resume.elbo_history), resume.n_iter
     static = None
-    for i in range(max_iter):
+    for i in range(start, max_iter):
         _check_cancel(cancel)
         g_prev = g
         if svi is not None:
@@ -333,7 +394,7 @@ def run_cavi(model, source, g, *, max_iter, stop=None, monitor=None, post_step=N
             if static is not None:
                 stats = static
             else:
-                stats = _local_pass(model, blocks, g, locals_)
+                stats = local_pass(model, blocks, g, locals_)
                 if getattr(model, "static_stats", False):
                     static = stats
             g = model.global_step(g, stats)
@@ -358,4 +419,6 @@ def run_cavi(model, source, g, *, max_iter, stop=None, monitor=None, post_step=N
         n_iter += 1
         if decision == STOP:
             break
+        if after_pass is not None and i + 1 < max_iter:
+            after_pass(Resume(i + 1, g, g_prev, list(history), n_iter, stop_state(stop)))
     return FitResult(g, g_prev, n_iter, stop.converged, history, locals_)
