@@ -1,0 +1,312 @@
+"""The Dask driver: :func:`fastcavi.engine.run_cavi` with the local step mapped over a cluster.
+
+Dask is an optional extra (``pip install "fastcavi[dask]"``): this is the only
+module of fastcavi that imports it, and only when a function here is called;
+nothing imports this module at module level.
+
+One iteration (issue 11):
+
+1. the global state is scattered to the cluster once (``client.scatter``; the
+   model, which does not change during a fit, once per fit);
+2. one task per block reads the block on the worker, ``open_block(item)``
+   (the item, e.g. a shard's path, is all that is shipped from the client),
+   and runs the model's local step there;
+3. the blocks' statistics are summed by tasks on the workers in the fixed
+   tree of :func:`fastcavi.engine.reduce.pair_levels`, keyed by block id, so
+   only the root (one set of statistics) comes back to the client, and the
+   sum does not depend on which worker ran what or in which order blocks
+   finished;
+4. the global step, the ELBO and the stop rule run on the client.
+
+So a fit depends on the data, the blocks, the initial state and the settings,
+not on the number of workers or threads or on timing: it equals, bit for bit,
+``run_cavi(..., local_pass=tree_pass)`` on one machine
+(:func:`fastcavi.engine.reduce.tree_pass`).
+
+A lost worker costs time, never the result: the scheduler reruns its tasks
+elsewhere (``distributed.scheduler.allowed-failures`` times, then
+``KilledWorker``), and when the global state or the model was lost with it
+(scattered data has no lineage to recompute it from) the driver scatters it
+again and resubmits the pass. A checkpoint path receives the state after each
+completed pass (written to a temporary file, then renamed), from which a fit
+whose client died resumes with the same result.
+
+Threads: run workers as processes with one thread each
+(``LocalCluster(processes=True, threads_per_worker=1)``, ``dask worker
+--nthreads 1``) and give the kernels the worker's cores through the model's
+thread count (the estimators' ``n_jobs``). Numba's default "workqueue"
+threading layer is not thread-safe (numba #8563): two tasks running parallel
+Numba kernels in one process can crash it. Tasks here therefore take a
+process-wide lock around the local step, so a worker with more threads is
+safe but runs one local step at a time.
+"""
+
+import os
+import pickle
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from .drivers import Resume, run_cavi
+from .reduce import pair_levels
+from .sources import DiscardLocals
+
+__all__ = ["run_cavi_dask", "current_client", "Checkpoint", "load_checkpoint",
+           "save_checkpoint", "NO_CLIENT_MESSAGE"]
+
+NO_CLIENT_MESSAGE = (
+    "scheduler='dask' runs the fit on the current dask.distributed Client, and there is none. "
+    "Start one first, e.g. `from dask.distributed import Client; client = Client()` for a "
+    "LocalCluster on this machine, or `Client('tcp://scheduler-address:8786')` for a running "
+    "cluster; see the README's 'On a Dask cluster'.")
+
+#: one local step at a time per worker process (Numba's workqueue layer, numba #8563)
+_KERNEL_LOCK = threading.Lock()
+
+
+def current_client(client=None):
+    """The Dask client a fit runs on: ``client`` if given, else ``distributed.get_client()``.
+
+    Parameters
+    ----------
+    client : distributed.Client, optional
+
+    Returns
+    -------
+    distributed.Client
+
+    Raises
+    ------
+    ImportError
+        dask.distributed is not installed (``pip install "fastcavi[dask]"``).
+    RuntimeError
+        No client was given and none is running (:data:`NO_CLIENT_MESSAGE`).
+    """
+    if client is not None:
+        return client
+    try:
+        import distributed
+    except ImportError as e:  # pragma: no cover - CI installs the extra
+        raise ImportError('scheduler="dask" needs dask.distributed: '
+                          'pip install "fastcavi[dask]"') from e
+    try:
+        return distributed.get_client()
+    except ValueError as e:
+        raise RuntimeError(NO_CLIENT_MESSAGE) from e
+
+
+@dataclass
+class Checkpoint:
+    """What a checkpoint file holds.
+
+    Attributes
+    ----------
+    resume : Resume
+        The fit after its last completed pass.
+    extra : object
+        Whatever the caller asked to keep beside it (an estimator's random
+        state, for instance).
+    """
+
+    resume: Resume
+    extra: Any = None
+
+
+def save_checkpoint(path, checkpoint):
+    """Write ``checkpoint`` to ``path`` atomically (a temporary file beside it, then a rename).
+
+    A reader sees the previous checkpoint or this one, never part of one.
+    """
+    path = os.fspath(path)
+    partial = f"{path}.partial-{os.getpid()}"
+    with open(partial, "wb") as f:
+        pickle.dump(checkpoint, f, protocol=pickle.HIGHEST_PROTOCOL)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(partial, path)
+
+
+def load_checkpoint(path):
+    """The :class:`Checkpoint` in ``path`` (a pickle: load only files you wrote)."""
+    with open(os.fspath(path), "rb") as f:
+        checkpoint = pickle.load(f)
+    if not isinstance(checkpoint, Checkpoint):
+        raise ValueError(f"{path} is not a fastcavi checkpoint")
+    return checkpoint
+
+
+# ---- the tasks (module-level functions, pickled by reference) -----------------------------
+
+
+def _local_task(model, open_block, item, g, previous, step_args):
+    block = open_block(item)
+    with _KERNEL_LOCK:
+        local = model.init_local(block, g, previous)
+        return model.local_step(block, g, local, **step_args)
+
+
+def _stats(node):
+    return node[0] if isinstance(node, tuple) else node
+
+
+def _add(a, b):
+    return _stats(a) + _stats(b)
+
+
+def _local(leaf):
+    return leaf[1]
+
+
+def _lost_errors():
+    from concurrent.futures import CancelledError as FuturesCancelled
+    from asyncio import CancelledError as AsyncCancelled
+
+    import distributed
+    errors = [FuturesCancelled, AsyncCancelled]
+    for name in ("FutureCancelledError", "FuturesCancelledError"):
+        cls = getattr(distributed.client, name, None)
+        if isinstance(cls, type):
+            errors.append(cls)
+    return tuple(errors)
+
+
+class _DaskPass:
+    """A ``local_pass`` for :func:`run_cavi` that maps the blocks over a Dask cluster."""
+
+    def __init__(self, client, items, open_block, retries, max_resends):
+        self.client = client
+        self.items = tuple(items)
+        self.open_block = open_block
+        self.retries = retries
+        self.max_resends = max_resends
+        self.token = uuid.uuid4().hex
+        self.n_pass = 0
+        self.resends = 0
+        self._model = None
+        self._lost = _lost_errors()
+
+    def __call__(self, model, blocks, g, locals_, **step_args):
+        keep = not isinstance(locals_, DiscardLocals)
+        self.n_pass += 1
+        last = None
+        for attempt in range(self.max_resends + 1):
+            try:
+                return self._once(model, g, locals_, keep, attempt, step_args)
+            except self._lost as e:  # scattered data lost with a worker: send it again
+                last = e
+                self._model = None
+                self.resends += 1
+        raise RuntimeError(f"pass {self.n_pass}: the cluster lost the scattered global state "
+                           f"{self.max_resends + 1} times") from last
+
+    def _once(self, model, g, locals_, keep, attempt, step_args):
+        client = self.client
+        # (in a list: a tuple or list scattered alone would be scattered element-wise)
+        if self._model is None:
+            self._model = client.scatter([model], hash=False)[0]
+        g_f = client.scatter([g], hash=False)[0]
+        prefix = f"fastcavi-{self.token}-{self.n_pass}-{attempt}"
+        nodes = [client.submit(_local_task, self._model, self.open_block, item, g_f,
+                               locals_[b] if keep else None, step_args,
+                               key=f"{prefix}-local-{b}", retries=self.retries, pure=False)
+                 for b, item in enumerate(self.items)]
+        leaves = nodes
+        for h, level in enumerate(pair_levels(len(nodes))):
+            nodes = [client.submit(_add, nodes[p[0]], nodes[p[1]], key=f"{prefix}-sum-{h}-{k}",
+                                   retries=self.retries, pure=False)
+                     if len(p) == 2 else nodes[p[0]] for k, p in enumerate(level)]
+        root = nodes[0] if len(leaves) > 1 else client.submit(
+            _stats, nodes[0], key=f"{prefix}-sum", retries=self.retries, pure=False)
+        stats = root.result()
+        if keep:
+            got = client.gather([client.submit(_local, leaf, key=f"{prefix}-keep-{b}",
+                                               pure=False)
+                                 for b, leaf in enumerate(leaves)])
+            for b, local in enumerate(got):
+                locals_[b] = local
+        return stats
+
+
+def run_cavi_dask(model, items, open_block, g, *, client=None, max_iter, stop=None,
+                  monitor=None, post_step=None, on_pass=None, cancel=None, locals_=None,
+                  checkpoint=None, resume=False, extra=None, retries=2, max_resends=5):
+    """:func:`fastcavi.engine.run_cavi` with each pass's local steps run as Dask tasks.
+
+    Parameters
+    ----------
+    model : Model
+        Must pickle (it is scattered to the workers once per fit).
+    items : sequence
+        One item per block, in block order (e.g. :class:`fastcavi.datasets.Shard`
+        or a path): small and picklable, shipped to the worker that opens it.
+    open_block : callable
+        ``open_block(item) -> block``, run on the worker; a module-level
+        function (or a :func:`functools.partial` of one) so that it pickles.
+    g : object
+        Initial global state.
+    client : distributed.Client, optional
+        Default: the current client (``distributed.get_client()``).
+    max_iter, stop, monitor, post_step, on_pass, cancel
+        As :func:`fastcavi.engine.run_cavi`.
+    locals_ : local-state store, optional
+        Default :class:`~fastcavi.engine.sources.DiscardLocals`: nothing is
+        shipped back, and each block's local step starts from
+        ``init_local(block, g, None)`` (right for the linear models and LDA
+        with redrawn gamma). A list (or other store) keeps each block's local
+        state on the client: it is sent with the block's task and gathered
+        after each pass.
+    checkpoint : str or path-like, optional
+        After each completed pass the fit goes on from, the state to resume
+        from (:class:`Checkpoint`) is written here atomically.
+    resume : bool, default=False
+        Start from ``checkpoint`` if that file exists (``g`` is then unused),
+        with the same result as the fit that wrote it would have had.
+    extra : object, optional
+        Kept in every checkpoint beside the state (e.g. a random state).
+    retries : int, default=2
+        Retries of a task that raised (``client.submit(..., retries=...)``).
+        A task whose worker died is rerun by the scheduler whatever this is.
+    max_resends : int, default=5
+        How many times a pass is resubmitted with the global state scattered
+        again after the cluster lost it.
+
+    Returns
+    -------
+    FitResult
+        As :func:`run_cavi`'s; the sum over blocks is the tree of
+        :func:`fastcavi.engine.reduce.pair_levels`.
+
+    Raises
+    ------
+    RuntimeError
+        No client given or running (the message says how to start one); the
+        global state lost more than ``max_resends`` times in one pass.
+    ImportError
+        dask.distributed is not installed.
+    ValueError
+        ``resume`` without ``checkpoint``; a model with ``elbo_before_step``
+        and a ``checkpoint``; a checkpoint file that is not one.
+    Exception
+        Whatever a local step raised (after ``retries``), and
+        ``distributed.KilledWorker`` if a task killed its workers
+        ``allowed-failures`` times; as :func:`run_cavi` otherwise.
+    """
+    client = current_client(client)
+    items = tuple(items)
+    if locals_ is None:
+        locals_ = DiscardLocals(len(items))
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs the checkpoint path to resume from")
+    start = None
+    if resume and os.path.exists(checkpoint):
+        start = load_checkpoint(checkpoint).resume
+    after = None
+    if checkpoint is not None:
+        def after(state):
+            save_checkpoint(checkpoint, Checkpoint(state, extra))
+    local_pass = _DaskPass(client, items, open_block, retries, max_resends)
+    # run_cavi iterates the source only through local_pass; a range keeps its length
+    return run_cavi(model, range(len(items)), g, max_iter=max_iter, stop=stop, monitor=monitor,
+                    post_step=post_step, on_pass=on_pass, cancel=cancel, locals_=locals_,
+                    local_pass=local_pass, resume=start, after_pass=after)

@@ -1,0 +1,171 @@
+"""The Dask driver (issue 11): the fit a one-machine run gives, whatever the cluster does.
+
+Small LocalClusters (processes, one thread per worker), tiny data. The
+one-machine reference is ``run_cavi(..., local_pass=tree_pass)``, which sums
+the blocks by the same fixed tree as the Dask driver: the two are compared bit
+for bit; the default left-to-right sum of ``run_cavi`` to 1e-12.
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+distributed = pytest.importorskip("distributed", reason="the Dask driver needs dask[distributed]")
+
+from fastcavi.engine import ElboGain, Streamed, run_cavi  # noqa: E402
+from fastcavi.engine.dask_driver import (NO_CLIENT_MESSAGE, load_checkpoint,  # noqa: E402
+                                         run_cavi_dask)
+from fastcavi.engine.reduce import TreeSum, tree_pass, tree_sum  # noqa: E402
+from fastcavi.kernels import get_backend  # noqa: E402
+from fastcavi.linear_model.gaussian import LinearModel, weighted_means  # noqa: E402
+
+from contract import _flat  # noqa: E402
+from dask_blocks import dying_block, linear_block, toy_block  # noqa: E402
+from engine_toy import GaussianMeanPrecision  # noqa: E402
+
+TOY_ITEMS = [(s, 7 + 3 * s) for s in range(5)]
+LINEAR_ITEMS = [(10 + s, 20 + 5 * s) for s in range(4)]
+
+
+def cluster(n_workers):
+    return distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                    dashboard_address=":0", silence_logs=50)
+
+
+@pytest.fixture(scope="module")
+def client():
+    with cluster(2) as c, distributed.Client(c) as cl:
+        yield cl
+
+
+def linear_model(items):
+    blocks = [linear_block(i) for i in items]
+    X = np.vstack([b.X for b in blocks])
+    y = np.concatenate([b.y for b in blocks])
+    w = np.concatenate([b.w for b in blocks])
+    x_shift, y_shift = weighted_means(X, y, w)
+    model = LinearModel(get_backend("numpy", "regression"), 1, fit_intercept=True,
+                        x_shift=x_shift, y_shift=y_shift, dual=False, a0=1e-6, b0=1e-6,
+                        c0=1e-6, d0=1e-6, ard=True, learn_alpha=True)
+    return model, model.initial_state(np.ones(X.shape[1])), float(w.sum())
+
+
+def toy_fit(items=TOY_ITEMS, **kw):
+    m = GaussianMeanPrecision()
+    return run_cavi_dask(m, items, toy_block, m.init_global(), max_iter=12, **kw)
+
+
+def linear_fit(items=LINEAR_ITEMS, open_block=linear_block, **kw):
+    model, g0, S = linear_model(LINEAR_ITEMS)
+    return run_cavi_dask(model, items, open_block, g0, max_iter=40,
+                         stop=ElboGain(1e-12, weight=S), **kw)
+
+
+def same(a, b):
+    """Bit-identical fits: states, ELBO histories, counts."""
+    np.testing.assert_array_equal(_flat(a.g), _flat(b.g))
+    assert a.elbo_history == b.elbo_history
+    assert (a.n_iter, a.converged) == (b.n_iter, b.converged)
+
+
+def test_no_client_is_a_clear_error():
+    # first in the file: before the module's client starts
+    with pytest.raises(RuntimeError, match="Client") as e:
+        toy_fit()
+    assert str(e.value) == NO_CLIENT_MESSAGE
+    assert "Client()" in NO_CLIENT_MESSAGE
+
+
+def test_the_tree_is_fixed_and_streamable():
+    add = lambda a, b: f"({a}+{b})"  # noqa: E731
+    assert tree_sum(list("0123456"), add) == "(((0+1)+(2+3))+((4+5)+6))"
+    for n in range(1, 40):
+        acc = TreeSum(add)
+        for p in map(str, range(n)):
+            acc.push(p)
+        assert acc.result() == tree_sum([str(i) for i in range(n)], add)
+
+
+def test_toy_equals_the_one_machine_fit(client):
+    m = GaussianMeanPrecision()
+    tree = run_cavi(m, Streamed(TOY_ITEMS, toy_block), m.init_global(), max_iter=12,
+                    local_pass=tree_pass)
+    plain = run_cavi(m, Streamed(TOY_ITEMS, toy_block), m.init_global(), max_iter=12)
+    fit = toy_fit(client=client)
+    same(fit, tree)
+    np.testing.assert_allclose(_flat(fit.g), _flat(plain.g), rtol=1e-12, atol=0)
+
+
+def test_linear_equals_the_one_machine_fit(client):
+    model, g0, S = linear_model(LINEAR_ITEMS)
+    tree = run_cavi(model, Streamed(LINEAR_ITEMS, linear_block), g0, max_iter=40,
+                    stop=ElboGain(1e-12, weight=S), local_pass=tree_pass)
+    model, g0, S = linear_model(LINEAR_ITEMS)
+    plain = run_cavi(model, Streamed(LINEAR_ITEMS, linear_block), g0, max_iter=40,
+                     stop=ElboGain(1e-12, weight=S))
+    fit = linear_fit(client=client)
+    same(fit, tree)
+    assert fit.n_iter > 3
+    np.testing.assert_allclose(_flat(fit.g), _flat(plain.g), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(fit.elbo_history, plain.elbo_history, rtol=1e-12)
+
+
+def test_one_two_three_workers_bit_identical():
+    fits = []
+    for n in (1, 2, 3):
+        with cluster(n) as c, distributed.Client(c):
+            fits.append((toy_fit(), linear_fit()))  # the current client (get_client)
+    for toy, lin in fits[1:]:
+        same(toy, fits[0][0])
+        same(lin, fits[0][1])
+
+
+def test_a_worker_killed_mid_fit_costs_time_not_the_result(client, tmp_path):
+    marker = str(tmp_path / "died")
+    items = [(s, n, marker, "linear") for s, n in LINEAR_ITEMS]
+    undisturbed = linear_fit(client=client)
+    disturbed = linear_fit(items, dying_block, client=client)
+    assert os.path.exists(marker)  # a worker did die
+    same(disturbed, undisturbed)
+
+
+def test_the_worker_holding_the_global_state_killed(client, monkeypatch):
+    undisturbed = toy_fit(client=client)
+    scatter = client.scatter
+    calls = []
+
+    def scatter_then_kill_its_holder(data, **kw):
+        future = scatter(data, **kw)[0]
+        calls.append(type(data[0]).__name__)
+        if len(calls) == 3:  # the model, pass 1's state, then pass 2's state: lose that one
+            holders = list(client.who_has([future])[future.key])
+            try:
+                client.run(os._exit, 1, workers=holders)
+            except Exception:  # noqa: BLE001 - the worker's comm closes under the call
+                pass
+        return [future]
+
+    monkeypatch.setattr(client, "scatter", scatter_then_kill_its_holder)
+    disturbed = toy_fit(client=client)
+    monkeypatch.undo()
+    assert len(calls) > 12 + 1  # the model, one state per pass, and the state sent again
+    same(disturbed, undisturbed)
+
+
+def test_checkpoint_and_resume(client, tmp_path):
+    path = tmp_path / "fit.ckpt"
+    undisturbed = linear_fit(client=client)
+    # a fit "whose client died" after 3 passes: max_iter=3 stands for the crash
+    model, g0, S = linear_model(LINEAR_ITEMS)
+    run_cavi_dask(model, LINEAR_ITEMS, linear_block, g0, max_iter=3,
+                  stop=ElboGain(1e-12, weight=S), client=client, checkpoint=path,
+                  extra={"random_state": 7})
+    saved = load_checkpoint(path)
+    assert saved.resume.index == 2 and len(saved.resume.elbo_history) == 2
+    assert saved.extra == {"random_state": 7}
+    assert not [p for p in os.listdir(tmp_path) if p != "fit.ckpt"]  # no temporary left
+    resumed = linear_fit(client=client, checkpoint=path, resume=True)
+    same(resumed, undisturbed)
+    with pytest.raises(ValueError, match="checkpoint"):
+        linear_fit(client=client, resume=True)
