@@ -169,3 +169,52 @@ def test_checkpoint_and_resume(client, tmp_path):
     same(resumed, undisturbed)
     with pytest.raises(ValueError, match="checkpoint"):
         linear_fit(client=client, resume=True)
+
+
+# ---- estimators with scheduler="dask" -----------------------------------------------------
+
+
+def regression_data(n=60, d=4, seed=3):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = X @ np.linspace(1.0, -1.0, d) + 0.3 + 0.2 * rng.standard_normal(n)
+    w = rng.uniform(0.5, 2.0, n)
+    return X, y, w
+
+
+@pytest.mark.parametrize("solver", ["primal", "dual"])
+def test_vb_linear_regression_on_dask(client, solver):
+    import dask.array as da
+
+    from fastcavi import VBLinearRegression
+    X, y, w = regression_data(n=12 if solver == "dual" else 60, d=4 if solver == "primal" else 15)
+    kw = dict(ard=True, solver=solver, tol=1e-12)
+    threads = VBLinearRegression(**kw).fit(X, y, sample_weight=w)
+    chunks = X.shape[0] // 4 + 1
+    on_dask = VBLinearRegression(scheduler="dask", **kw).fit(
+        da.from_array(X, chunks=(chunks, -1)), da.from_array(y, chunks=chunks),
+        sample_weight=da.from_array(w, chunks=chunks))
+    in_memory = VBLinearRegression(scheduler="dask", **kw).fit(X, y, sample_weight=w)
+    for fit in (on_dask, in_memory):
+        np.testing.assert_allclose(fit.coef_, threads.coef_, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(fit.elbo_history_, threads.elbo_history_, rtol=1e-12)
+        np.testing.assert_allclose(fit.sigma_, threads.sigma_, rtol=1e-9, atol=1e-13)
+        assert fit.intercept_ == pytest.approx(threads.intercept_, rel=1e-10, abs=1e-12)
+        assert fit.n_iter_ == threads.n_iter_ and fit.n_features_in_ == X.shape[1]
+    np.testing.assert_allclose(on_dask.predict(X), threads.predict(X), rtol=1e-10, atol=1e-12)
+
+
+def test_vb_linear_regression_dask_errors(client):
+    import dask.array as da
+
+    from fastcavi import VBLinearRegression
+    X, y, w = regression_data()
+    bad = X.copy()
+    bad[5, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        VBLinearRegression(scheduler="dask").fit(da.from_array(bad, chunks=(20, -1)), y)
+    with pytest.raises(ValueError, match="constant"):
+        VBLinearRegression(scheduler="dask").fit(da.from_array(X, chunks=(20, -1)),
+                                                 np.ones(len(y)))
+    with pytest.raises(ValueError, match="scheduler"):
+        VBLinearRegression(scheduler="spark").fit(X, y)
