@@ -218,3 +218,26 @@ def test_vb_linear_regression_dask_errors(client):
                                                  np.ones(len(y)))
     with pytest.raises(ValueError, match="scheduler"):
         VBLinearRegression(scheduler="spark").fit(X, y)
+
+
+def test_vb_logistic_regression_on_dask(client):
+    import dask.array as da
+
+    from fastcavi import VBLogisticRegression
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((60, 3))
+    y = np.where(X @ [1.5, -1.0, 0.5] + 0.5 * rng.standard_normal(60) > 0, 1, 0)
+    y[::7] = 2  # three classes: three one-vs-rest problems
+    kw = dict(ard=True, tol=1e-10, max_iter=8)  # (8 passes per problem keep the test short)
+    threads = VBLogisticRegression(**kw).fit(X, y)
+    on_dask = VBLogisticRegression(scheduler="dask", **kw).fit(
+        da.from_array(X, chunks=(16, -1)), da.from_array(y, chunks=16))
+    in_memory = VBLogisticRegression(scheduler="dask", **kw).fit(X, y)
+    for fit in (on_dask, in_memory):
+        np.testing.assert_array_equal(fit.classes_, threads.classes_)
+        np.testing.assert_allclose(fit.coef_, threads.coef_, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(fit.intercept_, threads.intercept_, rtol=1e-9, atol=1e-12)
+        for a, b in zip(fit.elbo_history_, threads.elbo_history_):
+            np.testing.assert_allclose(a, b, rtol=1e-12)
+        np.testing.assert_array_equal(fit.n_iter_, threads.n_iter_)
+    np.testing.assert_allclose(on_dask.predict_proba(X), threads.predict_proba(X), rtol=1e-9)

@@ -25,7 +25,8 @@ from sklearn.utils import check_array
 from ..engine.reduce import tree_sum
 from .gaussian import RowBlock
 
-__all__ = ["BLOCK_ROWS", "RowSummary", "is_dask_collection", "row_futures", "open_rows"]
+__all__ = ["BLOCK_ROWS", "RowSummary", "is_dask_collection", "row_futures", "open_rows",
+           "open_labels", "block_labels"]
 
 #: rows per block for data in memory fitted on a cluster
 BLOCK_ROWS = 65536
@@ -66,6 +67,17 @@ def open_rows(item):
     if not sp.issparse(X):
         X = np.ascontiguousarray(X)
     return RowBlock(X, np.asarray(y, dtype=np.float64), np.asarray(w, dtype=np.float64))
+
+
+def open_labels(item, positive):
+    """The :class:`RowBlock` of one block with labels +1 where ``y == positive``, else -1."""
+    X, y, w = item
+    return open_rows((X, np.where(np.asarray(y) == positive, 1.0, -1.0), w))
+
+
+def block_labels(item):
+    """The distinct labels of one block (run on the worker)."""
+    return np.unique(np.asarray(item[1]))
 
 
 def _check_rows(item):
