@@ -111,14 +111,18 @@ def test_linear_equals_the_one_machine_fit(client):
     np.testing.assert_allclose(fit.elbo_history, plain.elbo_history, rtol=1e-12)
 
 
-def test_one_two_three_workers_bit_identical():
-    fits = []
-    for n in (1, 2, 3):
-        with cluster(n) as c, distributed.Client(c):
-            fits.append((toy_fit(), linear_fit()))  # the current client (get_client)
-    for toy, lin in fits[1:]:
-        same(toy, fits[0][0])
-        same(lin, fits[0][1])
+@pytest.mark.parametrize("n_workers", [1, 2, 3])
+def test_one_two_three_workers_bit_identical(n_workers):
+    # each equal, bit for bit, to the one-machine fit in the same tree: so to each other
+    m = GaussianMeanPrecision()
+    toy = run_cavi(m, Streamed(TOY_ITEMS, toy_block), m.init_global(), max_iter=12,
+                   local_pass=tree_pass)
+    model, g0, S = linear_model(LINEAR_ITEMS)
+    lin = run_cavi(model, Streamed(LINEAR_ITEMS, linear_block), g0, max_iter=40,
+                   stop=ElboGain(1e-12, weight=S), local_pass=tree_pass)
+    with cluster(n_workers) as c, distributed.Client(c):
+        same(toy_fit(), toy)  # on the current client (distributed.get_client())
+        same(linear_fit(), lin)
 
 
 def test_a_worker_killed_mid_fit_costs_time_not_the_result(client, tmp_path):
@@ -153,22 +157,41 @@ def test_the_worker_holding_the_global_state_killed(client, monkeypatch):
     same(disturbed, undisturbed)
 
 
+class ClientDied(Exception):
+    pass
+
+
+def die_at_pass(index):
+    def on_pass(record):
+        if record.index == index:
+            raise ClientDied
+    return on_pass
+
+
 def test_checkpoint_and_resume(client, tmp_path):
     path = tmp_path / "fit.ckpt"
     undisturbed = linear_fit(client=client)
-    # a fit "whose client died" after 3 passes: max_iter=3 stands for the crash
-    model, g0, S = linear_model(LINEAR_ITEMS)
-    run_cavi_dask(model, LINEAR_ITEMS, linear_block, g0, max_iter=3,
-                  stop=ElboGain(1e-12, weight=S), client=client, checkpoint=path,
-                  extra={"random_state": 7})
+    # a fit whose client dies during pass 3 (0-based), after 3 completed passes
+    with pytest.raises(ClientDied):
+        linear_fit(client=client, checkpoint=path, extra={"random_state": 7},
+                   on_pass=die_at_pass(3))
     saved = load_checkpoint(path)
-    assert saved.resume.index == 2 and len(saved.resume.elbo_history) == 2
+    assert saved.resume.index == 3 and len(saved.resume.elbo_history) == 3
+    assert saved.resume.n_iter == 3 and "_prev" in saved.resume.stop_state
     assert saved.extra == {"random_state": 7}
-    assert not [p for p in os.listdir(tmp_path) if p != "fit.ckpt"]  # no temporary left
+    assert os.listdir(tmp_path) == ["fit.ckpt"]  # written by rename: no temporary left
     resumed = linear_fit(client=client, checkpoint=path, resume=True)
     same(resumed, undisturbed)
+    # without a file to resume from, resume=True starts afresh
+    same(linear_fit(client=client, checkpoint=tmp_path / "none.ckpt", resume=True), undisturbed)
     with pytest.raises(ValueError, match="checkpoint"):
         linear_fit(client=client, resume=True)
+
+
+def test_kept_local_states_go_and_come_back(client):
+    kept = [None] * len(LINEAR_ITEMS)
+    same(linear_fit(client=client, locals_=kept), linear_fit(client=client))
+    assert kept == [None] * len(LINEAR_ITEMS)  # the linear model has no local state
 
 
 # ---- estimators with scheduler="dask" -----------------------------------------------------
