@@ -264,3 +264,13 @@ def test_vb_logistic_regression_on_dask(client):
             np.testing.assert_allclose(a, b, rtol=1e-12)
         np.testing.assert_array_equal(fit.n_iter_, threads.n_iter_)
     np.testing.assert_allclose(on_dask.predict_proba(X), threads.predict_proba(X), rtol=1e-9)
+
+
+def test_importing_fastcavi_loads_no_dask():
+    import subprocess
+    import sys
+    code = ("import sys, fastcavi, fastcavi.engine, fastcavi.linear_model, fastcavi.mixture, "
+            "fastcavi.lda, fastcavi.datasets; "
+            "loaded = [m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')]; "
+            "assert not loaded, loaded")
+    subprocess.run([sys.executable, "-c", code], check=True)

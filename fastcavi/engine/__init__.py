@@ -15,13 +15,18 @@ and publishes the result inside one fit transaction
 - :mod:`.schedules`: :func:`robbins_monro_rate`;
 - :mod:`.restarts`: :func:`best_of` (``n_init``);
 - :mod:`.parallel`: :func:`map_threads` (independent fits on threads: a grid);
-- :mod:`.threads`: :func:`effective_threads`, :func:`limit_blas`.
+- :mod:`.threads`: :func:`effective_threads`, :func:`limit_blas`;
+- :mod:`.reduce`: the fixed summation tree over block ids (:func:`tree_sum`,
+  :class:`TreeSum`, :func:`tree_pass`, a ``local_pass`` for :func:`run_cavi`);
+- :mod:`.dask_driver` (not imported here: it needs the optional Dask):
+  :func:`~fastcavi.engine.dask_driver.run_cavi_dask`.
 """
 
-from .drivers import Cancelled, FitResult, PassRecord, RobbinsMonro, run_cavi, run_svi
+from .drivers import Cancelled, FitResult, PassRecord, Resume, RobbinsMonro, run_cavi, run_svi
 from .monitor import PassMonitor
 from .parallel import map_threads
 from .protocol import Model, Stats
+from .reduce import TreeSum, pair_levels, tree_pass, tree_sum
 from .restarts import best_of
 from .schedules import robbins_monro_rate
 from .sources import DiscardLocals, SpillLocals, Streamed, as_source
@@ -36,4 +41,5 @@ __all__ = [
     "PassMonitor", "robbins_monro_rate", "effective_threads", "limit_blas",
     "best_of", "map_threads", "Cancelled",
     "Streamed", "as_source", "DiscardLocals", "SpillLocals",
+    "Resume", "pair_levels", "tree_sum", "TreeSum", "tree_pass",
 ]
