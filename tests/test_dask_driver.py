@@ -274,3 +274,34 @@ def test_importing_fastcavi_loads_no_dask():
             "loaded = [m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')]; "
             "assert not loaded, loaded")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_lda_over_shards_read_on_the_workers(client, tmp_path):
+    # the engine's LDA model over a ShardedCorpus: each task opens its shard from the path
+    # the Shard item names (nothing of the corpus is shipped), gamma starts from ones (no
+    # random state: a shared one would be drawn in block order on one machine only)
+    import scipy.sparse as sp
+
+    from fastcavi.datasets import ShardedCorpus, shard_csr
+    from fastcavi.engine import DiscardLocals
+    from fastcavi.lda.data import open_shard
+    from fastcavi.lda.model import LDAModel
+
+    rng = np.random.default_rng(0)
+    X = sp.csr_matrix(rng.poisson(0.6, size=(23, 17)).astype(np.float64))
+    shard_csr(X, tmp_path / "corpus", shard_docs=6)
+    shards = ShardedCorpus(tmp_path / "corpus").shards
+    assert len(shards) == 4
+
+    def start():
+        model = LDAModel(get_backend("numpy", "lda"), 3, random_state=None)
+        lam = np.random.RandomState(1).gamma(100.0, 0.01, (3, 17))
+        return model, model.initial_state(lam, 1.0 / 3, np.full(3, 1.0 / 3))
+
+    model, g0 = start()
+    one = run_cavi(model, Streamed(shards, open_shard), g0, max_iter=5, local_pass=tree_pass,
+                   locals_=DiscardLocals(len(shards)))
+    model, g0 = start()
+    fit = run_cavi_dask(model, shards, open_shard, g0, client=client, max_iter=5)
+    np.testing.assert_array_equal(fit.g.lam, one.g.lam)
+    assert fit.elbo_history == one.elbo_history
