@@ -278,8 +278,8 @@ def test_importing_fastcavi_loads_no_dask():
 
 def test_lda_over_shards_read_on_the_workers(client, tmp_path):
     # the engine's LDA model over a ShardedCorpus: each task opens its shard from the path
-    # the Shard item names (nothing of the corpus is shipped), gamma starts from ones (no
-    # random state: a shared one would be drawn in block order on one machine only)
+    # the Shard item names (nothing of the corpus is shipped); gamma is drawn from one random
+    # state on the client in block order (LDAModel.start_local), as the streamed fit draws it
     import scipy.sparse as sp
 
     from fastcavi.datasets import ShardedCorpus, shard_csr
@@ -294,7 +294,7 @@ def test_lda_over_shards_read_on_the_workers(client, tmp_path):
     assert len(shards) == 4
 
     def start():
-        model = LDAModel(get_backend("numpy", "lda"), 3, random_state=None)
+        model = LDAModel(get_backend("numpy", "lda"), 3, random_state=np.random.RandomState(2))
         lam = np.random.RandomState(1).gamma(100.0, 0.01, (3, 17))
         return model, model.initial_state(lam, 1.0 / 3, np.full(3, 1.0 / 3))
 

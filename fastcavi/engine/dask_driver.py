@@ -139,10 +139,10 @@ def load_checkpoint(path):
 # ---- the tasks (module-level functions, pickled by reference) -----------------------------
 
 
-def _local_task(model, open_block, item, g, previous, step_args):
+def _local_task(model, open_block, item, g, previous, step_args, started=False):
     block = open_block(item)
     with _KERNEL_LOCK:
-        local = model.init_local(block, g, previous)
+        local = previous if started else model.init_local(block, g, previous)
         return model.local_step(block, g, local, **step_args)
 
 
@@ -189,10 +189,14 @@ class _DaskPass:
     def __call__(self, model, blocks, g, locals_, **step_args):
         keep = not isinstance(locals_, DiscardLocals)
         self.n_pass += 1
+        starts = [locals_[b] if keep else None for b in range(len(self.items))]
+        started = hasattr(model, "start_local")
+        if started:  # drawn once a pass, here, in block order, as a one-machine pass draws them
+            starts = [model.start_local(item, g, starts[b]) for b, item in enumerate(self.items)]
         last = None
         for attempt in range(self.max_resends + 1):
             try:
-                return self._once(model, g, locals_, keep, attempt, step_args)
+                return self._once(model, g, locals_, keep, attempt, step_args, starts, started)
             except self._lost as e:  # scattered data lost with a worker: send it again
                 last = e
                 self._model = None
@@ -200,7 +204,7 @@ class _DaskPass:
         raise RuntimeError(f"pass {self.n_pass}: the cluster lost the scattered global state "
                            f"{self.max_resends + 1} times") from last
 
-    def _once(self, model, g, locals_, keep, attempt, step_args):
+    def _once(self, model, g, locals_, keep, attempt, step_args, starts, started):
         client = self.client
         # (in a list: a tuple or list scattered alone would be scattered element-wise)
         if self._model is None:
@@ -208,7 +212,7 @@ class _DaskPass:
         g_f = client.scatter([g], hash=False)[0]
         prefix = f"fastcavi-{self.token}-{self.n_pass}-{attempt}"
         nodes = [client.submit(_local_task, self._model, self.open_block, item, g_f,
-                               locals_[b] if keep else None, step_args,
+                               starts[b], step_args, started,
                                key=f"{prefix}-local-{b}", retries=self.retries, pure=False)
                  for b, item in enumerate(self.items)]
         leaves = nodes
@@ -236,7 +240,12 @@ def run_cavi_dask(model, items, open_block, g, *, client=None, max_iter, stop=No
     Parameters
     ----------
     model : Model
-        Must pickle (it is scattered to the workers once per fit).
+        Must pickle (it is scattered to the workers once per fit). A model
+        with ``start_local(item, g, previous) -> local`` has each block's
+        starting local state made on the client, from the block's item, in
+        block order, and sent with its task (LDA: gamma drawn from one random
+        state across blocks, as on one machine); otherwise ``init_local`` runs
+        on the worker.
     items : sequence
         One item per block, in block order (e.g. :class:`fastcavi.datasets.Shard`
         or a path): small and picklable, shipped to the worker that opens it.

@@ -373,10 +373,32 @@ class LDAModel:
         from ``random_state`` (scikit-learn's order: one (n_docs, n_topics)
         draw per block, blocks in order), or ones without a random state.
         """
+        return self._start_gamma(block.n_docs, _corpus(block).data.dtype, previous)
+
+    def start_local(self, shard, g, previous):
+        """:meth:`init_local` from a shard's description, for a driver that opens blocks elsewhere.
+
+        The Dask driver calls this on the client, block after block, so that
+        gamma is drawn from ``random_state`` in the order a one-machine pass
+        draws it, and sends it with the block's task.
+
+        Parameters
+        ----------
+        shard : fastcavi.datasets.Shard
+        g : Topics
+        previous : ndarray or None
+
+        Returns
+        -------
+        ndarray of shape (n_docs of the shard, n_topics)
+        """
+        n_docs = shard.stop - shard.start if shard.rows is None else len(shard.rows)
+        return self._start_gamma(n_docs, np.dtype(shard.dtype), previous)
+
+    def _start_gamma(self, n_docs, dtype, previous):
         if self.warm and previous is not None:
             return previous
-        shape = (block.n_docs, self.n_topics)
-        dtype = _corpus(block).data.dtype
+        shape = (n_docs, self.n_topics)
         if self.random_state is None:
             return np.ones(shape, dtype=dtype)
         return self.random_state.gamma(INIT_SHAPE, INIT_SCALE, shape).astype(dtype, copy=False)
