@@ -30,6 +30,15 @@ def linear_block(item):
     return RowBlock(X, y, w)
 
 
+def logistic_block(item):
+    """A RowBlock of a logistic regression, labels in {-1, +1}: item = (seed, n)."""
+    seed, n = item[:2]
+    rng = np.random.default_rng(seed)
+    X = np.ascontiguousarray(rng.standard_normal((n, D)))
+    y = np.where(X @ COEF + 0.7 * rng.standard_normal(n) > 0, 1.0, -1.0)
+    return RowBlock(X, y, np.ones(n))
+
+
 def dying_block(item):
     """``open_block`` of item = (seed, n, marker, inner): ``os._exit(1)`` the first time.
 

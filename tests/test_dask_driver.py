@@ -21,11 +21,12 @@ from fastcavi.kernels import get_backend  # noqa: E402
 from fastcavi.linear_model.gaussian import LinearModel, weighted_means  # noqa: E402
 
 from contract import _flat  # noqa: E402
-from dask_blocks import dying_block, linear_block, toy_block  # noqa: E402
+from dask_blocks import D, dying_block, linear_block, logistic_block, toy_block  # noqa: E402
 from engine_toy import GaussianMeanPrecision  # noqa: E402
 
 TOY_ITEMS = [(s, 7 + 3 * s) for s in range(5)]
 LINEAR_ITEMS = [(10 + s, 20 + 5 * s) for s in range(4)]
+LOGISTIC_ITEMS = [(30 + s, 15 + 2 * s) for s in range(3)]
 
 
 def cluster(n_workers):
@@ -305,3 +306,26 @@ def test_lda_over_shards_read_on_the_workers(client, tmp_path):
     fit = run_cavi_dask(model, shards, open_shard, g0, client=client, max_iter=5)
     np.testing.assert_array_equal(fit.g.lam, one.g.lam)
     assert fit.elbo_history == one.elbo_history
+
+
+def test_checkpoint_and_resume_evaluate_first(client, tmp_path):
+    # VB logistic's model (ELBO before the global step): checkpoints after each global step
+    from fastcavi.linear_model.jaakkola import LogisticModel
+
+    def fit(**kw):
+        model = LogisticModel(get_backend("numpy", "regression"), 1, D, intercept=True,
+                              beta0=1e-2, c0=1e-2, d0=1e-4, ard=True, learn_alpha=True)
+        return run_cavi_dask(model, LOGISTIC_ITEMS, logistic_block, model.initial_state(
+            np.ones(D)), client=client, max_iter=15, stop=ElboGain(1e-12, weight=1.0), **kw)
+
+    path = tmp_path / "fit.ckpt"
+    undisturbed = fit()
+    with pytest.raises(ClientDied):
+        fit(checkpoint=path, on_pass=die_at_pass(4))
+    assert load_checkpoint(path).resume.index == 4
+    same(fit(checkpoint=path, resume=True), undisturbed)
+    model = LogisticModel(get_backend("numpy", "regression"), 1, D, intercept=True,
+                          beta0=1e-2, c0=1e-2, d0=1e-4, ard=True, learn_alpha=True)
+    one = run_cavi(model, Streamed(LOGISTIC_ITEMS, logistic_block), model.initial_state(
+        np.ones(D)), max_iter=15, stop=ElboGain(1e-12, weight=1.0), local_pass=tree_pass)
+    same(undisturbed, one)

@@ -270,7 +270,10 @@ def run_cavi_dask(model, items, open_block, g, *, client=None, max_iter, stop=No
         from (:class:`Checkpoint`) is written here atomically.
     resume : bool, default=False
         Start from ``checkpoint`` if that file exists (``g`` is then unused),
-        with the same result as the fit that wrote it would have had.
+        with the same result as the fit that wrote it would have had, for a
+        model whose local states restart each pass (the default store; the
+        checkpoint holds the global state, not the local ones). A random state
+        the model draws from is the caller's to keep in ``extra`` and restore.
     extra : object, optional
         Kept in every checkpoint beside the state (e.g. a random state).
     retries : int, default=2
@@ -294,8 +297,7 @@ def run_cavi_dask(model, items, open_block, g, *, client=None, max_iter, stop=No
     ImportError
         dask.distributed is not installed.
     ValueError
-        ``resume`` without ``checkpoint``; a model with ``elbo_before_step``
-        and a ``checkpoint``; a checkpoint file that is not one.
+        ``resume`` without ``checkpoint``; a checkpoint file that is not one.
     Exception
         Whatever a local step raised (after ``retries``), and
         ``distributed.KilledWorker`` if a task killed its workers

@@ -165,7 +165,7 @@ def _local_pass(model, source, g, locals_, **step_args):
 
 
 def _run_evaluate_first(model, blocks, g, locals_, max_iter, stop, monitor, on_pass, cancel,
-                        local_pass=_local_pass):
+                        local_pass=_local_pass, resume=None, after_pass=None):
     """:func:`run_cavi` for a model whose ELBO is that of the state its local pass read.
 
     Such a model (``elbo_before_step = True``: VB logistic regression, whose
@@ -178,11 +178,17 @@ def _run_evaluate_first(model, blocks, g, locals_, max_iter, stop, monitor, on_p
     evaluates the last state, with ``local_step(..., for_step=False)`` so the
     model may skip what only a global step needs), and the monitor reports
     pass i >= 1 as the state after step i (pass 0 evaluates the initial state).
+    A checkpoint (``after_pass``) is taken after each global step, so a
+    resumed fit starts with the pass that evaluates the state it saved.
     """
     history = []
     g_prev = g
     n_iter = 0
-    for i in range(max_iter + 1):
+    start = 0
+    if resume is not None:
+        start, g, g_prev = resume.index, resume.g, resume.g_prev
+        history, n_iter = list(resume.elbo_history), resume.n_iter
+    for i in range(start, max_iter + 1):
         _check_cancel(cancel)
         stats = local_pass(model, blocks, g, locals_, for_step=i < max_iter)
         elbo = float(model.elbo(g, g, stats))
@@ -200,6 +206,8 @@ def _run_evaluate_first(model, blocks, g, locals_, max_iter, stop, monitor, on_p
         g = model.global_step(g, stats)
         stats = None
         n_iter += 1
+        if after_pass is not None:
+            after_pass(Resume(i + 1, g, g_prev, list(history), n_iter, stop_state(stop)))
     return FitResult(g, g_prev, n_iter, stop.converged, history, locals_)
 
 
@@ -330,7 +338,10 @@ def run_cavi(model, source, g, *, max_iter, stop=None, monitor=None, post_step=N
         ``start()``.
     after_pass : callable, optional
         ``after_pass(Resume)`` after every completed pass that the fit goes on
-        from (not after the last), e.g. to write a checkpoint.
+        from (not after the last), e.g. to write a checkpoint; evaluate-first,
+        after every global step. Local states are not part of a
+        :class:`Resume`: a resumed fit starts each block from
+        ``init_local(block, g, previous)`` with the store it is given.
 
     Returns
     -------
@@ -343,8 +354,7 @@ def run_cavi(model, source, g, *, max_iter, stop=None, monitor=None, post_step=N
         leaves the previous model in place).
     ValueError
         ``svi`` given for a model with ``elbo_before_step``, or with
-        ``local_pass``; ``resume`` or ``after_pass`` for a model with
-        ``elbo_before_step``.
+        ``local_pass``.
     Cancelled
         ``cancel`` was set.
 
@@ -372,11 +382,8 @@ def run_cavi(model, source, g, *, max_iter, stop=None, monitor=None, post_step=N
         if svi is not None:
             raise ValueError("a model that evaluates its ELBO before the global step has no "
                              "stochastic-VI driver (svi must be None)")
-        if resume is not None or after_pass is not None:
-            raise ValueError("a model that evaluates its ELBO before the global step has no "
-                             "checkpoints yet (resume and after_pass must be None)")
         return _run_evaluate_first(model, blocks, g, locals_, max_iter, stop, monitor, on_pass,
-                                   cancel, local_pass)
+                                   cancel, local_pass, resume, after_pass)
     history = []
     n_iter = 0
     g_prev = g
