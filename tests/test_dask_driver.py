@@ -329,3 +329,18 @@ def test_checkpoint_and_resume_evaluate_first(client, tmp_path):
     one = run_cavi(model, Streamed(LOGISTIC_ITEMS, logistic_block), model.initial_state(
         np.ones(D)), max_iter=15, stop=ElboGain(1e-12, weight=1.0), local_pass=tree_pass)
     same(undisturbed, one)
+
+
+def test_svi_epoch_with_shards_as_minibatches(client):
+    from fastcavi.engine import RobbinsMonro, run_svi
+    from fastcavi.engine.dask_driver import run_svi_dask
+
+    m = GaussianMeanPrecision()
+    order = np.random.RandomState(4).permutation(len(TOY_ITEMS))
+    total = sum(n for _, n in TOY_ITEMS)
+    g1, s1 = run_svi_dask(m, TOY_ITEMS, toy_block, m.init_global(),
+                          RobbinsMonro(1.0, 0.7, total), client=client, order=order)
+    g0, s0 = run_svi(m, Streamed([TOY_ITEMS[b] for b in order], toy_block), m.init_global(),
+                     RobbinsMonro(1.0, 0.7, total))
+    assert g1 == g0
+    assert [s1[k] for k in s1.keys()] == [s0[k] for k in s0.keys()]

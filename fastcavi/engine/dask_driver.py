@@ -52,7 +52,7 @@ from .drivers import Resume, run_cavi
 from .reduce import pair_levels
 from .sources import DiscardLocals
 
-__all__ = ["run_cavi_dask", "current_client", "Checkpoint", "load_checkpoint",
+__all__ = ["run_cavi_dask", "run_svi_dask", "current_client", "Checkpoint", "load_checkpoint",
            "save_checkpoint", "NO_CLIENT_MESSAGE"]
 
 NO_CLIENT_MESSAGE = (
@@ -143,7 +143,9 @@ def _local_task(model, open_block, item, g, previous, step_args, started=False):
     block = open_block(item)
     with _KERNEL_LOCK:
         local = previous if started else model.init_local(block, g, previous)
-        return model.local_step(block, g, local, **step_args)
+        stats, local = model.local_step(block, g, local, **step_args)
+    size = model.n_items(block) if hasattr(model, "n_items") else None
+    return stats, local, size
 
 
 def _stats(node):
@@ -186,17 +188,23 @@ class _DaskPass:
         self._model = None
         self._lost = _lost_errors()
 
-    def __call__(self, model, blocks, g, locals_, **step_args):
+    def __call__(self, model, blocks, g, locals_, ids=None, leaf=False, **step_args):
+        """The statistics of blocks ``ids`` (default: all) under ``g``, tree-summed.
+
+        With ``leaf`` (one block id), the block's ``(stats, local, n_items)``.
+        """
+        ids = range(len(self.items)) if ids is None else ids
         keep = not isinstance(locals_, DiscardLocals)
         self.n_pass += 1
-        starts = [locals_[b] if keep else None for b in range(len(self.items))]
+        starts = {b: locals_[b] if keep else None for b in ids}
         started = hasattr(model, "start_local")
         if started:  # drawn once a pass, here, in block order, as a one-machine pass draws them
-            starts = [model.start_local(item, g, starts[b]) for b, item in enumerate(self.items)]
+            starts = {b: model.start_local(self.items[b], g, starts[b]) for b in ids}
         last = None
         for attempt in range(self.max_resends + 1):
             try:
-                return self._once(model, g, locals_, keep, attempt, step_args, starts, started)
+                return self._once(model, g, locals_, keep, attempt, step_args, starts, started,
+                                  leaf)
             except self._lost as e:  # scattered data lost with a worker: send it again
                 last = e
                 self._model = None
@@ -204,17 +212,23 @@ class _DaskPass:
         raise RuntimeError(f"pass {self.n_pass}: the cluster lost the scattered global state "
                            f"{self.max_resends + 1} times") from last
 
-    def _once(self, model, g, locals_, keep, attempt, step_args, starts, started):
+    def _once(self, model, g, locals_, keep, attempt, step_args, starts, started, leaf):
         client = self.client
         # (in a list: a tuple or list scattered alone would be scattered element-wise)
         if self._model is None:
             self._model = client.scatter([model], hash=False)[0]
         g_f = client.scatter([g], hash=False)[0]
         prefix = f"fastcavi-{self.token}-{self.n_pass}-{attempt}"
-        nodes = [client.submit(_local_task, self._model, self.open_block, item, g_f,
+        ids = list(starts)
+        nodes = [client.submit(_local_task, self._model, self.open_block, self.items[b], g_f,
                                starts[b], step_args, started,
                                key=f"{prefix}-local-{b}", retries=self.retries, pure=False)
-                 for b, item in enumerate(self.items)]
+                 for b in ids]
+        if leaf:
+            stats, local, size = nodes[0].result()
+            if keep:
+                locals_[ids[0]] = local
+            return stats, size
         leaves = nodes
         for h, level in enumerate(pair_levels(len(nodes))):
             nodes = [client.submit(_add, nodes[p[0]], nodes[p[1]], key=f"{prefix}-sum-{h}-{k}",
@@ -224,10 +238,10 @@ class _DaskPass:
             _stats, nodes[0], key=f"{prefix}-sum", retries=self.retries, pure=False)
         stats = root.result()
         if keep:
-            got = client.gather([client.submit(_local, leaf, key=f"{prefix}-keep-{b}",
+            got = client.gather([client.submit(_local, node, key=f"{prefix}-keep-{b}",
                                                pure=False)
-                                 for b, leaf in enumerate(leaves)])
-            for b, local in enumerate(got):
+                                 for b, node in zip(ids, leaves)])
+            for b, local in zip(ids, got):
                 locals_[b] = local
         return stats
 
@@ -321,3 +335,62 @@ def run_cavi_dask(model, items, open_block, g, *, client=None, max_iter, stop=No
     return run_cavi(model, range(len(items)), g, max_iter=max_iter, stop=stop, monitor=monitor,
                     post_step=post_step, on_pass=on_pass, cancel=cancel, locals_=locals_,
                     local_pass=local_pass, resume=start, after_pass=after)
+
+
+def run_svi_dask(model, items, open_block, g, schedule, *, client=None, order=None,
+                 locals_=None, retries=2, max_resends=5):
+    """One epoch of stochastic VI with each block as a minibatch whose local step runs on the cluster.
+
+    :func:`fastcavi.engine.run_svi` over the blocks in ``order``: per block,
+    the global state is scattered, the block is opened and its local step run
+    on a worker, and the Robbins-Monro step runs on the client. The result is
+    that of ``run_svi`` over the same blocks in the same order, bit for bit.
+
+    Parameters
+    ----------
+    model : Model
+        With ``n_items(block)`` (evaluated on the worker).
+    items, open_block
+        As :func:`run_cavi_dask`.
+    g : object
+        Global state to start from.
+    schedule : RobbinsMonro
+        Advanced by one per block.
+    client : distributed.Client, optional
+    order : sequence of int, optional
+        The blocks' order in this epoch (default: block order), e.g. shards as
+        minibatches in an order drawn from a random state,
+        ``check_random_state(random_state).permutation(len(items))``.
+    locals_ : local-state store, optional
+        As :func:`run_cavi_dask` (default: none kept).
+    retries, max_resends : int
+        As :func:`run_cavi_dask`.
+
+    Returns
+    -------
+    g : object
+        Global state after the epoch.
+    stats : Stats
+        ``model.epoch_part(stats)`` (or the whole statistics) summed over the
+        blocks in the order visited, as :func:`run_svi`.
+
+    Raises
+    ------
+    RuntimeError, ImportError
+        As :func:`run_cavi_dask`.
+    """
+    client = current_client(client)
+    items = tuple(items)
+    order = range(len(items)) if order is None else [int(b) for b in order]
+    if locals_ is None:
+        locals_ = DiscardLocals(len(items))
+    local_pass = _DaskPass(client, items, open_block, retries, max_resends)
+    part = getattr(model, "epoch_part", None)
+    total = None
+    for b in order:
+        stats, size = local_pass(model, None, g, locals_, ids=[b], leaf=True)
+        g = model.global_step(g, stats, scale=schedule.total / size, rho=schedule.rho())
+        schedule.t += 1
+        kept = stats if part is None else part(stats)
+        total = kept if total is None else total + kept
+    return g, total
