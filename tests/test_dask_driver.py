@@ -344,3 +344,25 @@ def test_svi_epoch_with_shards_as_minibatches(client):
                      RobbinsMonro(1.0, 0.7, total))
     assert g1 == g0
     assert [s1[k] for k in s1.keys()] == [s0[k] for k in s0.keys()]
+
+
+@pytest.mark.parametrize("e_step_init", ["random", "warm"])
+def test_lda_estimator_on_dask(client, tmp_path, e_step_init):
+    import scipy.sparse as sp
+
+    from fastcavi import LatentDirichletAllocation
+    from fastcavi.datasets import ShardedCorpus, shard_csr
+
+    rng = np.random.default_rng(1)
+    X = sp.csr_matrix(rng.poisson(0.7, size=(30, 20)).astype(np.float64))
+    shard_csr(X, tmp_path / "corpus", shard_docs=8)
+    corpus = ShardedCorpus(tmp_path / "corpus")
+    kw = dict(n_components=3, max_iter=6, evaluate_every=2, random_state=0, backend="numpy",
+              e_step_init=e_step_init)
+    threads = LatentDirichletAllocation(**kw).fit(corpus)
+    on_dask = LatentDirichletAllocation(scheduler="dask", **kw).fit(corpus)
+    np.testing.assert_allclose(on_dask.components_, threads.components_, rtol=1e-10)
+    assert on_dask.bound_ == pytest.approx(threads.bound_, rel=1e-12)
+    assert on_dask.n_iter_ == threads.n_iter_
+    with pytest.raises(ValueError, match="ShardedCorpus"):
+        LatentDirichletAllocation(scheduler="dask", **kw).fit(X)

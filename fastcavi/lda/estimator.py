@@ -28,7 +28,8 @@ from ..datasets import Shard, ShardedCorpus
 from ..engine import (DiscardLocals, EvaluateEvery, PassMonitor, RobbinsMonro, effective_threads,
                       limit_blas, run_cavi, run_svi)
 from ..kernels import get_backend
-from .data import Documents, inferred_bound, inferred_gammas, warm_bound, write_doc_topic
+from .data import (Documents, inferred_bound, inferred_gammas, open_shard, warm_bound,
+                   write_doc_topic)
 from .model import LDAModel, Topics, check_finite
 
 __all__ = ["LatentDirichletAllocation"]
@@ -122,6 +123,14 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         means "asymmetric".
     progress_bar : bool, default=False
         Show a tqdm progress bar with the ELBO and tokens/s per pass.
+    scheduler : {"threads", "dask"}, default="threads"
+        "dask": batch ``fit`` of a :class:`~fastcavi.datasets.ShardedCorpus`
+        on the current ``dask.distributed`` Client, each shard read on a worker
+        (:func:`fastcavi.engine.dask_driver.run_cavi_dask`); equal to the
+        "threads" fit to rounding. The perplexity evaluations
+        (``evaluate_every``) and the final bound still read the shards on the
+        client. Raises ValueError for other input or online learning, and
+        RuntimeError without a running Client.
 
     Sharded corpora
     ---------------
@@ -221,6 +230,7 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         "e_step_init": [StrOptions({"warm", "random"})],
         "learn_doc_topic_prior": [StrOptions({"symmetric", "asymmetric"}), "boolean"],
         "progress_bar": ["boolean"],
+        "scheduler": [StrOptions({"threads", "dask"})],
     }
 
     def __init__(
@@ -246,6 +256,7 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         e_step_init="random",
         learn_doc_topic_prior=False,
         progress_bar=False,
+        scheduler="threads",
     ):
         self.n_components = n_components
         self.doc_topic_prior = doc_topic_prior
@@ -267,6 +278,7 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         self.e_step_init = e_step_init
         self.learn_doc_topic_prior = learn_doc_topic_prior
         self.progress_bar = progress_bar
+        self.scheduler = scheduler
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -366,6 +378,14 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
                         mean_change_tol=self.mean_change_tol,
                         n_threads=effective_threads(self.n_jobs), random_state=random_state,
                         warm=self.e_step_init == "warm", learn_prior=self._alpha_mode())
+
+    def _run_dask(self, docs, model, g, stop, report, store):
+        """The batch passes on the current Dask client, one task per shard."""
+        if not docs.sharded or self.learning_method != "batch":
+            raise ValueError('scheduler="dask" fits a ShardedCorpus with learning_method="batch"')
+        from ..engine.dask_driver import current_client, run_cavi_dask
+        return run_cavi_dask(model, docs.shards, open_shard, g, client=current_client(),
+                             max_iter=self.max_iter, stop=stop, on_pass=report, locals_=store)
 
     def _init_state(self, model, n_features, dtype):
         """The state a new fit starts from: lambda drawn as scikit-learn does, alpha, eta."""
@@ -479,8 +499,11 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
                 monitor.end_pass(record.index, record.elbo, perplexity=stop.evaluate(record))
 
             try:
-                res = run_cavi(model, blocks, start.pop(), max_iter=self.max_iter, stop=stop,
-                               on_pass=report, svi=svi, locals_=store)
+                if self.scheduler == "dask":
+                    res = self._run_dask(docs, model, start.pop(), stop, report, store)
+                else:
+                    res = run_cavi(model, blocks, start.pop(), max_iter=self.max_iter,
+                                   stop=stop, on_pass=report, svi=svi, locals_=store)
             finally:
                 monitor.close()
             g, locals_, history, n_iter = res.g, res.locals, res.elbo_history, res.n_iter

@@ -392,8 +392,7 @@ class LDAModel:
         -------
         ndarray of shape (n_docs of the shard, n_topics)
         """
-        n_docs = shard.stop - shard.start if shard.rows is None else len(shard.rows)
-        return self._start_gamma(n_docs, np.dtype(shard.dtype), previous)
+        return self._start_gamma(shard.n_documents, np.dtype(shard.dtype), previous)
 
     def _start_gamma(self, n_docs, dtype, previous):
         if self.warm and previous is not None:
