@@ -139,13 +139,14 @@ def load_checkpoint(path):
 # ---- the tasks (module-level functions, pickled by reference) -----------------------------
 
 
-def _local_task(model, open_block, item, g, previous, step_args, started=False):
+def _local_task(model, open_block, item, g, previous, step_args, started=False, keep=True):
     block = open_block(item)
     with _KERNEL_LOCK:
         local = previous if started else model.init_local(block, g, previous)
         stats, local = model.local_step(block, g, local, **step_args)
     size = model.n_items(block) if hasattr(model, "n_items") else None
-    return stats, local, size
+    # a local state nobody keeps is dropped here, not carried into the tree's sums
+    return stats, local if keep else None, size
 
 
 def _stats(node):
@@ -221,7 +222,7 @@ class _DaskPass:
         prefix = f"fastcavi-{self.token}-{self.n_pass}-{attempt}"
         ids = list(starts)
         nodes = [client.submit(_local_task, self._model, self.open_block, self.items[b], g_f,
-                               starts[b], step_args, started,
+                               starts[b], step_args, started, keep,
                                key=f"{prefix}-local-{b}", retries=self.retries, pure=False)
                  for b in ids]
         if leaf:
