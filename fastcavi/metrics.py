@@ -125,11 +125,17 @@ def completion_perplexity(doc_topic, topic_word, X_held_out):
     for name, M in (("doc_topic", theta), ("topic_word", beta)):
         if not np.all(np.isfinite(M)) or np.any(M < 0) or np.any(M.sum(axis=1) <= 0):
             raise ValueError(f"{name} must be non-negative and finite with positive row sums")
+    loglik, n_tokens = _held_out_loglik(theta, beta, Xh)
+    if n_tokens <= 0:
+        raise ValueError("X_held_out contains no tokens")
+    return float(np.exp(-loglik / n_tokens))
+
+
+def _held_out_loglik(theta, beta, Xh):
+    """sum_dw n_dw log(sum_k theta_dk beta_kw) and sum_dw n_dw, rows of theta and beta normalised."""
     theta = theta / theta.sum(axis=1, keepdims=True)
     beta = beta / beta.sum(axis=1, keepdims=True)
     n_tokens = Xh.data.sum()
-    if n_tokens <= 0:
-        raise ValueError("X_held_out contains no tokens")
     rows = np.repeat(np.arange(Xh.shape[0]), np.diff(Xh.indptr))
     # log p(w | d) for each held-out (d, w) pair, in blocks (never n x V, nor nnz x K at once)
     loglik = 0.0
@@ -139,7 +145,7 @@ def completion_perplexity(doc_topic, topic_word, X_held_out):
         w = Xh.indices[start:start + block]
         p = np.einsum("ik,ki->i", theta[r], beta[:, w])
         loglik += np.dot(Xh.data[start:start + block], np.log(p))
-    return float(np.exp(-loglik / n_tokens))
+    return loglik, n_tokens
 
 
 def document_completion_perplexity(estimator, X, held_out_fraction=0.5, random_state=0):
@@ -151,10 +157,15 @@ def document_completion_perplexity(estimator, X, held_out_fraction=0.5, random_s
     ``estimator.components_``. Works for fastcavi's and scikit-learn's
     ``LatentDirichletAllocation``.
 
+    A :class:`fastcavi.datasets.ShardedCorpus` is split, inferred and scored
+    shard by shard (one shard in memory), with the random draws of the split
+    taken shard after shard from one random state: the same split as of the
+    whole matrix, so the same value to rounding.
+
     Parameters
     ----------
     estimator : fitted estimator with ``transform`` and ``components_``
-    X : {array-like, sparse matrix} of shape (n_documents, n_words)
+    X : {array-like, sparse matrix} of shape (n_documents, n_words), or ShardedCorpus
         Test documents (whole-number counts), not used in fitting.
     held_out_fraction : float, default=0.5
     random_state : int, RandomState instance or None, default=0
@@ -168,9 +179,31 @@ def document_completion_perplexity(estimator, X, held_out_fraction=0.5, random_s
     Raises
     ------
     ValueError
-        As :func:`split_document_tokens` and :func:`completion_perplexity`.
+        As :func:`split_document_tokens` and :func:`completion_perplexity`;
+        a sharded corpus whose vocabulary is not the estimator's
+        (``vocabulary_``), or whose files changed since they were written
+        (:class:`fastcavi.datasets.CorpusError`).
     """
-    X_obs, X_held = split_document_tokens(X, held_out_fraction, random_state)
+    from .datasets import ShardedCorpus
+
     dtype = getattr(estimator, "components_", np.empty(0)).dtype
-    theta = estimator.transform(X_obs.astype(dtype))
-    return completion_perplexity(theta, estimator.components_, X_held)
+    if not isinstance(X, ShardedCorpus):
+        X_obs, X_held = split_document_tokens(X, held_out_fraction, random_state)
+        theta = estimator.transform(X_obs.astype(dtype))
+        return completion_perplexity(theta, estimator.components_, X_held)
+    X.check_vocabulary(getattr(estimator, "vocabulary_",
+                               getattr(estimator, "feature_names_in_", None)),
+                       "document_completion_perplexity")
+    rs = check_random_state(random_state)
+    beta = np.asarray(estimator.components_, dtype=np.float64)
+    if X.n_words != beta.shape[1]:
+        raise ValueError(f"X has {X.n_words} words, the estimator {beta.shape[1]}")
+    loglik, n_tokens = 0.0, 0.0
+    for shard in X.shards:
+        X_obs, X_held = split_document_tokens(shard.open(), held_out_fraction, rs)
+        theta = np.asarray(estimator.transform(X_obs.astype(dtype)), dtype=np.float64)
+        ll, n = _held_out_loglik(theta, beta, X_held)
+        loglik, n_tokens = loglik + ll, n_tokens + n
+    if n_tokens <= 0:
+        raise ValueError("X_held_out contains no tokens")
+    return float(np.exp(-loglik / n_tokens))

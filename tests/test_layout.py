@@ -348,3 +348,51 @@ def test_checker_reports_long_files_growth_and_stale_entries(tmp_path):
         "fastcavi/gone.py (KNOWN_LONG_FILES) no longer exists: delete its entry in "
         "tests/test_layout.py",
     ]
+
+
+# --------------------------------------------------------------------------
+# Optional extras stay optional (issue 11: Dask)
+# --------------------------------------------------------------------------
+
+#: modules of the optional extras, and the one fastcavi module that may import them
+OPTIONAL = {"dask": "fastcavi.engine.dask_driver", "distributed": "fastcavi.engine.dask_driver"}
+
+
+def module_level_imports(path):
+    """``(top-level name, line)`` of every import executed when ``path`` is imported.
+
+    Statements at module level, also under ``if``/``try``/``with`` there; not
+    those inside functions or classes' methods (run only when called).
+    """
+    found = []
+
+    def walk(body):
+        for node in body:
+            if isinstance(node, ast.Import):
+                found.extend((a.name, node.lineno) for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                found.append(("." * node.level + (node.module or ""), node.lineno))
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                continue
+            else:
+                for field in ("body", "orelse", "finalbody", "handlers"):
+                    walk(getattr(node, field, []) or [])
+
+    walk(ast.parse(path.read_text(encoding="utf-8")).body)
+    return found
+
+
+def test_no_module_imports_dask_or_the_dask_driver_at_module_level():
+    _, modules = import_graph(ROOT)
+    bad = []
+    for name, path in modules.items():
+        if path is None:
+            continue
+        for imported, line in module_level_imports(path):
+            top = imported.split(".")[0]
+            if top in OPTIONAL or "dask_driver" in imported:
+                bad.append(f"{path.relative_to(ROOT)}:{line} imports {imported}")
+    assert not bad, "optional Dask imported at module level:\n" + "\n".join(bad)
+    # and the driver itself imports it only inside functions
+    graph, _ = import_graph(ROOT)
+    assert "fastcavi.engine.dask_driver" in graph

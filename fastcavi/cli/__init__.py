@@ -11,6 +11,10 @@ Commands
     Fit a Bayesian Gaussian mixture to a numeric table (scikit-learn's
     bundled handwritten digits by default) and write its parameters, labels
     and a JSON summary to a folder (:mod:`fastcavi.cli.gmm`).
+``fastcavi shard INPUT OUT [--shard-docs N]``
+    Write a corpus (anything ``fastcavi lda`` reads) as a folder of shards on
+    disk, which ``fastcavi lda`` then reads one shard at a time
+    (:mod:`fastcavi.cli.shard`).
 ``fastcavi info``
     Version, kernel backends, OpenMP and Numba threading status, CPU count
     (:mod:`fastcavi.cli.info`).
@@ -30,7 +34,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import gmm, info, lda
+from . import gmm, info, lda, shard
 # the public names of the former fastcavi/cli.py stay importable from fastcavi.cli
 from ._common import (  # noqa: F401
     EXIT_INTERRUPTED,
@@ -47,7 +51,7 @@ from .lda import COMPLETION_HELD_OUT_FRACTION, run_lda  # noqa: F401
 __all__ = ["main", "build_parser", "run_lda", "run_info"]
 
 #: The subcommand modules, in the order ``fastcavi --help`` lists them.
-_COMMANDS = (lda, gmm, info)
+_COMMANDS = (lda, gmm, shard, info)
 
 
 class _ArgumentParser(argparse.ArgumentParser):

@@ -6,6 +6,11 @@ and training perplexity, the ELBO and timings, and writes the topics, the
 topic-word and document-topic matrices and a JSON summary to an output
 folder, all or nothing.
 
+A sharded corpus (a folder written by ``fastcavi shard``) is read one shard at
+a time: the held-out documents are the same ones as for the corpus in memory
+(views of the shards), and the training documents' proportions go to a
+temporary folder shard by shard before ``doc_topic.csv`` is written from it.
+
 All numerical work is done by :class:`fastcavi.LatentDirichletAllocation`,
 :mod:`fastcavi.datasets` and :mod:`fastcavi.metrics`.
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 import csv
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -69,8 +75,9 @@ def add_parser(sub):
         "the output folder.",
         input_help="corpus to fit: a UCI docword.<name>.txt[.gz] file (vocabulary "
         "vocab.<name>.txt beside it, or --vocab), a .npz (scipy.sparse) or .mtx (Matrix "
-        "Market) document-term count matrix, or a folder of .txt files (one document per "
-        "file, English stop words removed). Default: the bundled US State of the Union corpus.",
+        "Market) document-term count matrix, a folder of .txt files (one document per "
+        "file, English stop words removed), or a sharded corpus folder (`fastcavi shard`), "
+        "read one shard at a time. Default: the bundled US State of the Union corpus.",
     )
     lda.add_argument("--vocab", metavar="FILE",
                      help="vocabulary file, one term per line, for a count-matrix INPUT")
@@ -131,8 +138,9 @@ def run_lda(args):
     import numpy as np
 
     from .. import LatentDirichletAllocation
-    from ..datasets import CorpusError
+    from ..datasets import CorpusError, ShardedCorpus
     from ..engine import effective_threads
+    from ..lda.data import read_doc_topic
     from ..metrics import document_completion_perplexity
 
     output = Path(args.output)
@@ -149,9 +157,21 @@ def run_lda(args):
 
     train_idx, test_idx = _split_documents(corpus.n_documents, args.test_fraction,
                                            args.random_state)
-    X_train = corpus.X[train_idx].astype(args.dtype)
-    X_test = corpus.X[test_idx]
-    if test_idx.size and np.any(X_test.data != np.round(X_test.data)):
+    sharded = isinstance(corpus, ShardedCorpus)
+    if sharded:
+        # the same documents as in memory, read shard by shard (views count their tokens,
+        # which checks every shard's files)
+        try:
+            X_train = corpus.view(train_idx if test_idx.size else None, dtype=args.dtype)
+            X_test = corpus.view(test_idx) if test_idx.size else None
+        except CorpusError as exc:
+            raise UsageError(exc) from None
+        fractional = test_idx.size and not corpus.integer_counts
+    else:
+        X_train = corpus.X[train_idx].astype(args.dtype)
+        X_test = corpus.X[test_idx]
+        fractional = test_idx.size and np.any(X_test.data != np.round(X_test.data))
+    if fractional:
         raise UsageError(
             f"{source}: the held-out perplexity needs whole-number counts; "
             "use --test-fraction 0 for fractional counts")
@@ -172,27 +192,38 @@ def run_lda(args):
     )
     _print_corpus(corpus, source, train_idx, test_idx, args)
 
-    t0 = time.perf_counter()
-    lda.fit(X_train)
-    fit_seconds = time.perf_counter() - t0
-    # The rest of fit_transform(X_train): proportions of the training documents.
-    t0 = time.perf_counter()
-    doc_topic = lda.transform(X_train)
-    transform_seconds = time.perf_counter() - t0
-
-    heldout_perplexity = None
-    eval_seconds = 0.0
-    if test_idx.size:
+    # (a sharded corpus's shards are checked as they are read: a changed file stops the run)
+    scratch = tempfile.TemporaryDirectory(prefix="fastcavi-doc-topic-") if sharded else None
+    try:
         t0 = time.perf_counter()
-        try:
-            heldout_perplexity = document_completion_perplexity(
-                lda, X_test, held_out_fraction=COMPLETION_HELD_OUT_FRACTION,
-                random_state=args.random_state)
-        except ValueError as exc:  # e.g. held-out documents too short to split
-            raise UsageError(f"cannot compute the held-out perplexity: {exc}") from None
-        eval_seconds = time.perf_counter() - t0
+        lda.fit(X_train)
+        fit_seconds = time.perf_counter() - t0
+        # The rest of fit_transform(X_train): proportions of the training documents.
+        t0 = time.perf_counter()
+        if sharded:  # shard by shard to disk, then read memory-mapped into doc_topic.csv
+            doc_topic = read_doc_topic(lda.transform(X_train, out=Path(scratch.name) / "parts"),
+                                       mmap_mode="r")
+        else:
+            doc_topic = [lda.transform(X_train)]
+        transform_seconds = time.perf_counter() - t0
 
-    n_train_tokens = float(X_train.sum(dtype=np.float64))
+        heldout_perplexity = None
+        eval_seconds = 0.0
+        if test_idx.size:
+            t0 = time.perf_counter()
+            try:
+                heldout_perplexity = document_completion_perplexity(
+                    lda, X_test, held_out_fraction=COMPLETION_HELD_OUT_FRACTION,
+                    random_state=args.random_state)
+            except CorpusError:
+                raise
+            except ValueError as exc:  # e.g. held-out documents too short to split
+                raise UsageError(f"cannot compute the held-out perplexity: {exc}") from None
+            eval_seconds = time.perf_counter() - t0
+    except CorpusError as exc:
+        raise UsageError(exc) from None
+
+    n_train_tokens = X_train.n_tokens if sharded else float(X_train.sum(dtype=np.float64))
     n_threads = effective_threads(args.n_jobs)
     topics = lda.top_words(args.top_words, corpus.vocabulary)
     throughput = n_train_tokens * lda.n_iter_ / fit_seconds if fit_seconds > 0 else None
@@ -256,25 +287,36 @@ def run_lda(args):
     }
     _write_output(output, lambda folder: _write_files(
         folder, lda, corpus, train_idx, doc_topic, topics, summary))
+    doc_topic = None
+    if scratch is not None:
+        scratch.cleanup()
     print(f"output: {output}{os.sep}")
     return EXIT_OK
 
 
 def _check_option_combinations(args):
+    from ..datasets import is_sharded_corpus
+
     if args.input is None and args.vocab is not None:
         raise UsageError("--vocab needs an INPUT count matrix or docword file")
+    if args.vocab is not None and is_sharded_corpus(args.input):
+        raise UsageError("--vocab does not apply to a sharded corpus (it has its vocabulary)")
     if args.input is not None and args.unit is not None:
         raise UsageError("--unit applies only to the bundled corpus (no INPUT)")
 
 
 def _load(args):
     """The corpus and a one-line description of where it came from."""
-    from ..datasets import load_corpus
+    from ..datasets import ShardedCorpus, is_sharded_corpus, load_corpus
 
     if args.input is None:
         unit = args.unit or "paragraph"
         return load_corpus(unit=unit), f"bundled State of the Union corpus (unit={unit})"
     path = Path(args.input)
+    if is_sharded_corpus(path):
+        corpus = ShardedCorpus(path)
+        corpus.documents  # (read and checked now: the output names the documents by them)
+        return corpus, f"{path} (sharded corpus, {len(corpus.shards)} shards)"
     kw = {"stop_words": "english"} if path.is_dir() else {}
     return load_corpus(path, vocab_path=args.vocab, **kw), str(path)
 
@@ -363,8 +405,9 @@ def _write_files(folder, lda, corpus, train_idx, doc_topic, topics, summary):
 
     with open(folder / "doc_topic.csv", "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(["document"] + [f"topic_{k}" for k in range(doc_topic.shape[1])])
-        for i, row in zip(train_idx, doc_topic):
+        writer.writerow(["document"] + [f"topic_{k}" for k in range(lda.n_components)])
+        rows = (row for part in doc_topic for row in part)  # the parts, one after the other
+        for i, row in zip(train_idx, rows):
             writer.writerow([_doc_id(corpus, i)] + [f"{p:.9g}" for p in row])
 
     with open(folder / "summary.json", "w", encoding="utf-8", newline="\n") as f:

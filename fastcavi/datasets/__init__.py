@@ -23,9 +23,23 @@ load_20newsgroups_counts
 load_corpus
     Chooses one of the above from a path.
 
+Sharded corpora (larger than memory)
+------------------------------------
+ShardedCorpus
+    A corpus on disk as shards of CSR arrays (``.npy``, memory-mapped) with a
+    JSON manifest (:mod:`fastcavi.datasets.shards`); ``ShardedCorpus(path)``
+    opens one, reading no count until a shard is opened.
+shard_corpus
+    Writes any input :func:`load_corpus` reads as shards, streaming UCI and
+    Matrix Market bodies in chunks and text folders in two passes:
+    :func:`shard_uci_bow`, :func:`shard_count_matrix`, :func:`shard_text_folder`,
+    and :func:`shard_csr` for a matrix in memory. A writer holds one chunk and
+    one shard, and never leaves a half-written corpus.
+
 Errors
 ------
-A missing file raises :class:`FileNotFoundError`; anything wrong with the
+A missing file raises :class:`FileNotFoundError` (a writer's existing
+destination :class:`FileExistsError`); anything wrong with the
 content of a file (bad header, non-integer fields, ids out of range, wrong
 number of columns, negative or non-finite counts, a vocabulary whose length
 does not match the number of columns, an empty corpus) raises
@@ -35,9 +49,13 @@ and name the file, so a command-line tool can catch
 """
 
 from ._common import Corpus, CorpusError
-from .dispatch import load_corpus
+from .dispatch import load_corpus, shard_corpus
 from .matrix import load_count_matrix
 from .newsgroups import load_20newsgroups_counts
+from .shard_coo import shard_count_matrix, shard_uci_bow
+from .shard_text import shard_text_folder
+from .shard_writer import ShardWriter, shard_csr
+from .shards import DEFAULT_SHARD_DOCS, Shard, ShardedCorpus, is_sharded_corpus
 # the SOTU_* constants that load_sotu documents stay importable from here (not in __all__)
 from .sotu import (SOTU_MIN_PARAGRAPH_WORDS, SOTU_MIN_SENTENCE_WORDS,  # noqa: F401
                    SOTU_TOKEN_PATTERN, load_sotu)
@@ -53,5 +71,15 @@ __all__ = [
     "load_text_folder",
     "load_corpus",
     "load_20newsgroups_counts",
+    "ShardedCorpus",
+    "Shard",
+    "ShardWriter",
+    "shard_corpus",
+    "shard_csr",
+    "shard_uci_bow",
+    "shard_count_matrix",
+    "shard_text_folder",
+    "is_sharded_corpus",
+    "DEFAULT_SHARD_DOCS",
 ]
 

@@ -117,6 +117,32 @@ def _open_text(path: Path):
     return open(path, encoding="utf-8", newline=None)
 
 
+def _first_malformed(lines, first_lineno: int, names, convert=int, comment=None):
+    """The first malformed data line of ``lines``, described in one line (None if all are fine).
+
+    A data line has ``len(names)`` whitespace-separated fields that ``convert``
+    (``int`` or ``float``) accepts; blank lines, and lines starting with
+    ``comment`` when given, are skipped. ``first_lineno`` is the line number
+    of ``lines[0]`` in its file.
+    """
+    kind = "an integer" if convert is int else "a number"
+    for lineno, line in enumerate(lines, start=first_lineno):
+        fields = line.split()
+        if not fields or (comment is not None and fields[0].startswith(comment)):
+            continue
+        if len(fields) != len(names):
+            return (f"line {lineno} has {len(fields)} fields, expected {len(names)} "
+                    f"({' '.join(names)}): {line.strip()[:60]!r}")
+        for name, value in zip(names, fields):
+            try:
+                v = convert(value)
+            except ValueError:
+                return f"line {lineno}: {name} {value[:30]!r} is not {kind}"
+            if convert is int and abs(v) >= 2**63:
+                return f"line {lineno}: {name} {value[:30]!r} is too large"
+    return None
+
+
 def _read_vocabulary(path, n_expected: int | None = None) -> np.ndarray:
     """Read a one-term-per-line vocabulary file into an object array of str."""
     p = _require_file(path, "vocabulary file")
@@ -144,22 +170,37 @@ def _read_vocabulary(path, n_expected: int | None = None) -> np.ndarray:
     return vocab
 
 
-def _finalize(X, vocabulary, documents, description, source: str, **extra) -> Corpus:
-    """Canonicalise ``X`` to CSR float64, check it, and build the Corpus."""
-    X = sp.csr_matrix(X, dtype=np.float64)
-    X.sum_duplicates()
+def _check_counts(X, source: str, first_row: int = 0) -> None:
+    """CorpusError naming the entry unless every count of CSR ``X`` is finite and non-negative.
+
+    ``first_row`` is the corpus row of ``X``'s first row (for a block of rows).
+    """
     if not np.all(np.isfinite(X.data)):
         bad = np.flatnonzero(~np.isfinite(X.data))[0]
-        row = np.searchsorted(X.indptr, bad, side="right") - 1
+        row = np.searchsorted(X.indptr, bad, side="right") - 1 + first_row
         raise CorpusError(
             f"{source}: non-finite count {X.data[bad]} at document {row}, word {X.indices[bad]}"
         )
     if X.data.size and X.data.min() < 0:
         bad = int(np.argmin(X.data))
-        row = np.searchsorted(X.indptr, bad, side="right") - 1
+        row = np.searchsorted(X.indptr, bad, side="right") - 1 + first_row
         raise CorpusError(
             f"{source}: negative count {X.data[bad]:g} at document {row}, word {X.indices[bad]}"
         )
+
+
+def _default_vocabulary(n_words: int) -> np.ndarray:
+    """Terms ``"w0", "w1", ...`` for a count matrix without a vocabulary file."""
+    vocab = np.empty(n_words, dtype=object)
+    vocab[:] = [f"w{j}" for j in range(n_words)]
+    return vocab
+
+
+def _finalize(X, vocabulary, documents, description, source: str, **extra) -> Corpus:
+    """Canonicalise ``X`` to CSR float64, check it, and build the Corpus."""
+    X = sp.csr_matrix(X, dtype=np.float64)
+    X.sum_duplicates()
+    _check_counts(X, source)
     X.eliminate_zeros()
     X.sort_indices()
     n_docs, n_words = X.shape

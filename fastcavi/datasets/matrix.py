@@ -9,7 +9,8 @@ import numpy as np
 import scipy.io
 import scipy.sparse as sp
 
-from ._common import CorpusError, _finalize, _one_line, _read_vocabulary, _require_file
+from ._common import (CorpusError, _default_vocabulary, _finalize, _one_line, _read_vocabulary,
+                      _require_file)
 
 
 def _is_mtx(path: Path) -> bool:
@@ -82,8 +83,7 @@ def load_count_matrix(path, vocab_path=None):
     X = sp.csr_matrix(X) if sp.issparse(X) else sp.csr_matrix(np.asarray(X))
     n_words = X.shape[1]
     if vocab_path is None:
-        vocab = np.empty(n_words, dtype=object)
-        vocab[:] = [f"w{j}" for j in range(n_words)]
+        vocab = _default_vocabulary(n_words)
         vocab_note = "no vocabulary file (terms named w0, w1, ...)"
     else:
         vocab = _read_vocabulary(vocab_path, n_expected=n_words)

@@ -46,13 +46,31 @@ def load_text_folder(path, **vectorizer_kwargs):
     TypeError
         If ``input`` or an unknown CountVectorizer option is given.
     """
+    folder, files, kwargs, encoding, decode_error = _text_folder_options(
+        path, vectorizer_kwargs, "load_text_folder")
+    kwargs["dtype"] = np.float64
+    texts = [_read_text_file(f, encoding, decode_error) for f in files]
+    X, vocab = _vectorize(texts, f"text folder {folder}", **kwargs)
+    description = (
+        f"{len(files)} text files from folder {folder}, one document per file, vectorised "
+        "with scikit-learn CountVectorizer. Licence: see the source of these files."
+    )
+    return _finalize(X, vocab, [f.name[:-4] for f in files], description, f"text folder {folder}")
+
+
+def _text_folder_options(path, vectorizer_kwargs, whom):
+    """The folder, its ``*.txt`` files (sorted by name), the vectorizer's options, the decoding.
+
+    Raises FileNotFoundError / CorpusError for a missing or empty folder or a
+    bad ``decode_error``, TypeError if ``input`` is given.
+    """
     folder = Path(os.fspath(path))
     if not folder.exists():
         raise FileNotFoundError(f"text folder not found: {folder}")
     if not folder.is_dir():
         raise CorpusError(f"text folder {folder} is not a directory")
     if "input" in vectorizer_kwargs:
-        raise TypeError("load_text_folder reads the files itself; do not pass 'input'")
+        raise TypeError(f"{whom} reads the files itself; do not pass 'input'")
     kwargs = dict(vectorizer_kwargs)
     encoding = kwargs.pop("encoding", "utf-8")
     decode_error = kwargs.pop("decode_error", "strict")
@@ -60,29 +78,25 @@ def load_text_folder(path, **vectorizer_kwargs):
         raise CorpusError(
             f"decode_error must be 'strict', 'ignore' or 'replace', got {decode_error!r}"
         )
-    kwargs["dtype"] = np.float64
     files = sorted(
         (f for f in folder.iterdir() if f.suffix.lower() == ".txt" and f.is_file()),
         key=lambda f: f.name,
     )
     if not files:
         raise CorpusError(f"text folder {folder} contains no *.txt files")
-    texts = []
-    for f in files:
-        try:
-            texts.append(f.read_text(encoding=encoding, errors=decode_error))
-        except UnicodeDecodeError as exc:
-            raise CorpusError(
-                f"text file {f} is not valid {encoding} ({exc.reason} at byte {exc.start}); "
-                "pass encoding=... or decode_error='replace'"
-            ) from None
-        except LookupError:
-            raise CorpusError(f"unknown encoding {encoding!r}") from None
-        except OSError as exc:
-            raise CorpusError(f"could not read text file {f}: {_one_line(exc)}") from None
-    X, vocab = _vectorize(texts, f"text folder {folder}", **kwargs)
-    description = (
-        f"{len(files)} text files from folder {folder}, one document per file, vectorised "
-        "with scikit-learn CountVectorizer. Licence: see the source of these files."
-    )
-    return _finalize(X, vocab, [f.name[:-4] for f in files], description, f"text folder {folder}")
+    return folder, files, kwargs, encoding, decode_error
+
+
+def _read_text_file(f, encoding, decode_error):
+    """The text of one file, or a one-line CorpusError naming it."""
+    try:
+        return f.read_text(encoding=encoding, errors=decode_error)
+    except UnicodeDecodeError as exc:
+        raise CorpusError(
+            f"text file {f} is not valid {encoding} ({exc.reason} at byte {exc.start}); "
+            "pass encoding=... or decode_error='replace'"
+        ) from None
+    except LookupError:
+        raise CorpusError(f"unknown encoding {encoding!r}") from None
+    except OSError as exc:
+        raise CorpusError(f"could not read text file {f}: {_one_line(exc)}") from None

@@ -9,32 +9,41 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from ._common import (CorpusError, _finalize, _one_line, _open_text, _read_vocabulary,
-                      _require_file)
+from ._common import (CorpusError, _finalize, _first_malformed, _one_line, _open_text,
+                      _read_vocabulary, _require_file)
+
+
+#: the fields of a docword data line
+UCI_FIELDS = ("docID", "wordID", "count")
 
 
 def _scan_uci_body(path: Path):
     """Slow pass over the data lines to locate the first malformed one."""
     with _open_text(path) as f:
-        for lineno, line in enumerate(f, start=1):
-            if lineno <= 3:
-                continue
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != 3:
-                return (
-                    f"line {lineno} has {len(fields)} fields, expected 3 "
-                    f"(docID wordID count): {line.strip()[:60]!r}"
-                )
-            for name, value in zip(("docID", "wordID", "count"), fields):
-                try:
-                    v = int(value)
-                except ValueError:
-                    return f"line {lineno}: {name} {value[:30]!r} is not an integer"
-                if abs(v) >= 2**63:
-                    return f"line {lineno}: {name} {value[:30]!r} is too large"
-    return None
+        for _ in range(3):
+            f.readline()
+        return _first_malformed(f, 4, UCI_FIELDS)
+
+
+def _read_uci_header(f, p: Path):
+    """The three header lines of an open docword file: [D, W, NNZ] (CorpusError if bad)."""
+    header = []
+    names = ("D (number of documents)", "W (vocabulary size)", "NNZ (number of entries)")
+    for k, name in enumerate(names, start=1):
+        line = f.readline()
+        if line == "":
+            raise CorpusError(f"docword file {p}: truncated header, line {k} ({name}) is missing")
+        try:
+            value = int(line.strip())
+        except ValueError:
+            raise CorpusError(
+                f"docword file {p}: bad header, line {k} should be {name} "
+                f"but is {line.strip()[:40]!r}"
+            ) from None
+        if value < 0:
+            raise CorpusError(f"docword file {p}: bad header, {name} is negative ({value})")
+        header.append(value)
+    return header
 
 
 def load_uci_bow(docword_path, vocab_path):
@@ -73,26 +82,9 @@ def load_uci_bow(docword_path, vocab_path):
     """
     p = _require_file(docword_path, "docword file")
     vocab_p = _require_file(vocab_path, "vocabulary file")
-    header = []
-    names = ("D (number of documents)", "W (vocabulary size)", "NNZ (number of entries)")
     try:
         with _open_text(p) as f:
-            for k, name in enumerate(names, start=1):
-                line = f.readline()
-                if line == "":
-                    raise CorpusError(
-                        f"docword file {p}: truncated header, line {k} ({name}) is missing"
-                    )
-                try:
-                    value = int(line.strip())
-                except ValueError:
-                    raise CorpusError(
-                        f"docword file {p}: bad header, line {k} should be {name} "
-                        f"but is {line.strip()[:40]!r}"
-                    ) from None
-                if value < 0:
-                    raise CorpusError(f"docword file {p}: bad header, {name} is negative ({value})")
-                header.append(value)
+            header = _read_uci_header(f, p)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
                 try:

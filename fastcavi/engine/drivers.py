@@ -1,9 +1,13 @@
 """The drivers: batch CAVI and stochastic VI, written once for every model.
 
-Both iterate a *block source*: any re-iterable sequence of blocks (for data in
-memory, one block holding everything, so the kernels' own chunking keeps the
-results bit-identical whatever the thread count). The streaming and Dask
-drivers add sources and a reducer over the same model steps.
+Both iterate a *block source* (:mod:`fastcavi.engine.sources`): any
+re-iterable sequence of blocks (for data in memory, one block holding
+everything, so the kernels' own chunking keeps the results bit-identical
+whatever the thread count), or a :class:`~fastcavi.engine.sources.Streamed`
+source that opens each block (a shard on disk) only when the pass reaches it
+and holds one at a time. Each block's local state between passes lives in a
+*local-state store*: a list in memory by default, or one that keeps nothing
+or spills to disk.
 
 - :func:`run_cavi`: passes of ``local_step`` over every block (statistics summed
   in block order), one ``global_step`` with rho = 1 (the CAVI update; Bishop
@@ -19,9 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .schedules import robbins_monro_rate
+from .sources import as_source
 from .stopping import CONTINUE, STOP, STOP_UNCOUNTED, Never
 
-__all__ = ["PassRecord", "FitResult", "RobbinsMonro", "Cancelled", "run_cavi", "run_svi"]
+__all__ = ["PassRecord", "FitResult", "RobbinsMonro", "Cancelled", "Resume", "stop_state",
+           "run_cavi", "run_svi"]
 
 
 class Cancelled(Exception):
@@ -84,8 +90,9 @@ class FitResult:
         Whether the stop rule fired before ``max_iter``.
     elbo_history : list of float
         The ELBO of every pass run, in nats.
-    locals : list
-        Each block's local state after the last pass.
+    locals : list or local-state store
+        Each block's local state after the last pass: the ``locals_`` store
+        :func:`run_cavi` was given (by default a list).
     """
 
     g: Any
@@ -131,16 +138,34 @@ def _check_elbo(elbo, index):
 
 
 def _local_pass(model, source, g, locals_, **step_args):
-    """Statistics of every block under ``g``, summed in block order."""
+    """Statistics of every block under ``g``, summed in block order.
+
+    Each block (and its local state) is let go before the next is opened, so
+    a streamed source holds one block at a time; the sum goes into the first
+    block's statistics when the model returns fresh ones (``fresh_stats``),
+    with the same numbers as ``+``.
+    """
     total = None
-    for b, block in enumerate(source):
+    in_place = getattr(model, "fresh_stats", False)
+    b = -1
+    for block in source:  # (not enumerate(), whose reused tuple would keep the last block)
+        b += 1
         local = model.init_local(block, g, locals_[b])
-        stats, locals_[b] = model.local_step(block, g, local, **step_args)
-        total = stats if total is None else total + stats
+        stats, local = model.local_step(block, g, local, **step_args)
+        locals_[b] = local
+        block = local = None
+        if total is None:
+            total = stats
+        elif in_place:
+            total.add_into(stats)
+        else:
+            total = total + stats
+        stats = None
     return total
 
 
-def _run_evaluate_first(model, blocks, g, locals_, max_iter, stop, monitor, on_pass, cancel):
+def _run_evaluate_first(model, blocks, g, locals_, max_iter, stop, monitor, on_pass, cancel,
+                        local_pass=_local_pass, resume=None, after_pass=None):
     """:func:`run_cavi` for a model whose ELBO is that of the state its local pass read.
 
     Such a model (``elbo_before_step = True``: VB logistic regression, whose
@@ -153,13 +178,19 @@ def _run_evaluate_first(model, blocks, g, locals_, max_iter, stop, monitor, on_p
     evaluates the last state, with ``local_step(..., for_step=False)`` so the
     model may skip what only a global step needs), and the monitor reports
     pass i >= 1 as the state after step i (pass 0 evaluates the initial state).
+    A checkpoint (``after_pass``) is taken after each global step, so a
+    resumed fit starts with the pass that evaluates the state it saved.
     """
     history = []
     g_prev = g
     n_iter = 0
-    for i in range(max_iter + 1):
+    start = 0
+    if resume is not None:
+        start, g, g_prev = resume.index, resume.g, resume.g_prev
+        history, n_iter = list(resume.elbo_history), resume.n_iter
+    for i in range(start, max_iter + 1):
         _check_cancel(cancel)
-        stats = _local_pass(model, blocks, g, locals_, for_step=i < max_iter)
+        stats = local_pass(model, blocks, g, locals_, for_step=i < max_iter)
         elbo = float(model.elbo(g, g, stats))
         _check_elbo(elbo, i)
         history.append(elbo)
@@ -175,6 +206,8 @@ def _run_evaluate_first(model, blocks, g, locals_, max_iter, stop, monitor, on_p
         g = model.global_step(g, stats)
         stats = None
         n_iter += 1
+        if after_pass is not None:
+            after_pass(Resume(i + 1, g, g_prev, list(history), n_iter, stop_state(stop)))
     return FitResult(g, g_prev, n_iter, stop.converged, history, locals_)
 
 
@@ -185,13 +218,14 @@ def run_svi(model, source, g, schedule, locals_=None):
     ----------
     model : Model
         Must also have ``n_items(block) -> int`` (the block's size).
-    source : sequence of blocks
+    source : sequence of blocks or Streamed
     g : object
         Global state to start from.
     schedule : RobbinsMonro
         Advanced by one per block.
-    locals_ : list, optional
-        Per-block local state carried across epochs (modified in place).
+    locals_ : list or local-state store, optional
+        Per-block local state carried across epochs (modified in place);
+        default a new list.
 
     Returns
     -------
@@ -201,16 +235,20 @@ def run_svi(model, source, g, schedule, locals_=None):
         ``model.epoch_part(stats)`` summed over the blocks (the parts the ELBO
         needs; the whole statistics if the model has no ``epoch_part``).
     """
-    blocks = list(source)
+    blocks = as_source(source)
     if locals_ is None:
         locals_ = [None] * len(blocks)
     part = getattr(model, "epoch_part", None)
     total = None
-    for b, block in enumerate(blocks):
+    b = -1
+    for block in blocks:  # (not enumerate(): see _local_pass)
+        b += 1
         local = model.init_local(block, g, locals_[b])
-        stats, locals_[b] = model.local_step(block, g, local)
+        stats, local = model.local_step(block, g, local)
+        locals_[b] = local
         g = model.global_step(g, stats, scale=schedule.total / model.n_items(block),
                               rho=schedule.rho())
+        block = local = None  # (a streamed block goes before the next is opened)
         schedule.t += 1
         kept = stats if part is None else part(stats)
         total = kept if total is None else total + kept
@@ -222,15 +260,48 @@ def _check_cancel(cancel):
         raise Cancelled
 
 
+@dataclass
+class Resume:
+    """Where a checkpointed :func:`run_cavi` fit stands after a completed pass.
+
+    Attributes
+    ----------
+    index : int
+        Passes completed (the next pass's 0-based number).
+    g, g_prev : object
+        Global state after the last completed pass, and before its global step.
+    elbo_history : list of float
+    n_iter : int
+        Passes counted so far.
+    stop_state : dict
+        The stop rule's attributes after the pass (its non-callable ``vars``).
+    """
+
+    index: int
+    g: Any
+    g_prev: Any
+    elbo_history: list
+    n_iter: int
+    stop_state: dict
+
+
+def stop_state(stop):
+    """A stop rule's state: its attributes that are not callables (what a checkpoint keeps)."""
+    return {k: v for k, v in vars(stop).items() if not callable(v)}
+
+
 def run_cavi(model, source, g, *, max_iter, stop=None, monitor=None, post_step=None,
-             on_pass=None, svi=None, cancel=None):
+             on_pass=None, svi=None, cancel=None, locals_=None, local_pass=None, resume=None,
+             after_pass=None):
     """Passes of coordinate ascent until the stop rule or ``max_iter``.
 
     Parameters
     ----------
     model : Model
-    source : sequence of blocks
-        Re-iterable; for data in memory, ``[block]``.
+    source : sequence of blocks or Streamed
+        Re-iterable; for data in memory, ``[block]``; for shards on disk, a
+        :class:`~fastcavi.engine.sources.Streamed` source (one block opened
+        at a time).
     g : object
         Initial global state (the estimator draws it: initialisation depends
         on the estimator's ``init_params`` and ``random_state``).
@@ -250,6 +321,27 @@ def run_cavi(model, source, g, *, max_iter, stop=None, monitor=None, post_step=N
         Make each pass an epoch of :func:`run_svi` instead of one CAVI step.
     cancel : threading.Event, optional
         Checked before every pass: once set, the fit raises :class:`Cancelled`.
+    locals_ : list or local-state store, optional
+        Where each block's local state is kept between passes (one entry per
+        block, None until its first visit); default a new list in memory.
+        :class:`~fastcavi.engine.sources.DiscardLocals` keeps none (a model
+        that starts each pass afresh), :class:`~fastcavi.engine.sources.SpillLocals`
+        keeps them on disk. Returned as ``FitResult.locals``.
+    local_pass : callable, optional
+        ``local_pass(model, blocks, g, locals_, **step_args) -> Stats``: one
+        pass's statistics under ``g`` (default: every block in turn, summed in
+        block order). :func:`fastcavi.engine.dask_driver.run_cavi_dask` maps
+        the blocks over a Dask cluster this way.
+    resume : Resume, optional
+        Continue a fit from a completed pass (its checkpoint) instead of
+        starting from ``g``: the stop rule gets the saved state instead of
+        ``start()``.
+    after_pass : callable, optional
+        ``after_pass(Resume)`` after every completed pass that the fit goes on
+        from (not after the last), e.g. to write a checkpoint; evaluate-first,
+        after every global step. Local states are not part of a
+        :class:`Resume`: a resumed fit starts each block from
+        ``init_local(block, g, previous)`` with the store it is given.
 
     Returns
     -------
@@ -261,7 +353,8 @@ def run_cavi(model, source, g, *, max_iter, stop=None, monitor=None, post_step=N
         The ELBO became NaN or infinite (the estimator's fit transaction then
         leaves the previous model in place).
     ValueError
-        ``svi`` given for a model with ``elbo_before_step``.
+        ``svi`` given for a model with ``elbo_before_step``, or with
+        ``local_pass``.
     Cancelled
         ``cancel`` was set.
 
@@ -272,20 +365,34 @@ def run_cavi(model, source, g, *, max_iter, stop=None, monitor=None, post_step=N
     and ``post_step`` is not used.
     """
     stop = Never() if stop is None else stop
-    stop.start()
-    blocks = list(source)
-    locals_ = [None] * len(blocks)
+    if resume is None:
+        stop.start()
+    else:
+        vars(stop).update(resume.stop_state)
+    if svi is not None and local_pass is not None:
+        raise ValueError("svi and local_pass cannot be combined: a stochastic epoch steps after "
+                         "every block")
+    local_pass = _local_pass if local_pass is None else local_pass
+    blocks = as_source(source)
+    if locals_ is None:
+        locals_ = [None] * len(blocks)
+    elif len(locals_) != len(blocks):
+        raise ValueError(f"locals_ has {len(locals_)} entries for {len(blocks)} blocks")
     if getattr(model, "elbo_before_step", False):
         if svi is not None:
             raise ValueError("a model that evaluates its ELBO before the global step has no "
                              "stochastic-VI driver (svi must be None)")
         return _run_evaluate_first(model, blocks, g, locals_, max_iter, stop, monitor, on_pass,
-                                   cancel)
+                                   cancel, local_pass, resume, after_pass)
     history = []
     n_iter = 0
     g_prev = g
+    start = 0
+    if resume is not None:
+        start, g, g_prev = resume.index, resume.g, resume.g_prev
+        history, n_iter = list(resume.elbo_history), resume.n_iter
     static = None
-    for i in range(max_iter):
+    for i in range(start, max_iter):
         _check_cancel(cancel)
         g_prev = g
         if svi is not None:
@@ -294,7 +401,7 @@ def run_cavi(model, source, g, *, max_iter, stop=None, monitor=None, post_step=N
             if static is not None:
                 stats = static
             else:
-                stats = _local_pass(model, blocks, g, locals_)
+                stats = local_pass(model, blocks, g, locals_)
                 if getattr(model, "static_stats", False):
                     static = stats
             g = model.global_step(g, stats)
@@ -319,4 +426,6 @@ def run_cavi(model, source, g, *, max_iter, stop=None, monitor=None, post_step=N
         n_iter += 1
         if decision == STOP:
             break
+        if after_pass is not None and i + 1 < max_iter:
+            after_pass(Resume(i + 1, g, g_prev, list(history), n_iter, stop_state(stop)))
     return FitResult(g, g_prev, n_iter, stop.converged, history, locals_)

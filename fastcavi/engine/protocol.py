@@ -65,6 +65,46 @@ class Stats:
                 f"cannot add statistics with names {sorted(self._parts)} and {sorted(other._parts)}")
         return Stats(**{k: v + other._parts[k] for k, v in self._parts.items()})
 
+    def add_into(self, other):
+        """Add ``other`` to these statistics, in place where a part allows it.
+
+        An ndarray part that is writable and of the sum's shape and dtype is
+        updated in place (``np.add(a, b, out=a)``: the same numbers as
+        ``a + b``, bit for bit); any other part is replaced by the sum. A
+        driver sums a pass's statistics this way, block after block, without
+        a new (n_topics, n_words) array per block, for a model whose
+        ``local_step`` returns arrays that nothing else holds
+        (``Model.fresh_stats``).
+
+        Parameters
+        ----------
+        other : Stats
+
+        Returns
+        -------
+        Stats
+            ``self``.
+
+        Raises
+        ------
+        TypeError
+            Adding statistics with different names.
+        """
+        if not isinstance(other, Stats):
+            raise TypeError(f"cannot add {type(other).__name__} to Stats")
+        if self._parts.keys() != other._parts.keys():
+            raise TypeError(
+                f"cannot add statistics with names {sorted(self._parts)} and {sorted(other._parts)}")
+        for k, v in self._parts.items():
+            o = other._parts[k]
+            if (isinstance(v, np.ndarray) and isinstance(o, np.ndarray) and v.flags.writeable
+                    and v.shape == np.broadcast_shapes(v.shape, o.shape)
+                    and v.dtype == np.result_type(v, o)):
+                np.add(v, o, out=v)
+            else:
+                self._parts[k] = v + o
+        return self
+
     def scaled(self, c):
         """The statistics multiplied by ``c`` (a minibatch standing for the data set).
 
@@ -113,6 +153,11 @@ class Model(Protocol):
     static_stats : bool
         True when the statistics do not depend on the global state (VB linear
         regression's X^T X): the batch driver then computes them once.
+    fresh_stats : bool, optional
+        True when ``local_step`` returns statistics whose arrays nothing else
+        holds, so that the batch driver may sum a pass's blocks into the
+        first one's (:meth:`Stats.add_into`) instead of allocating a sum per
+        block; False if absent.
     elbo_before_step : bool, optional
         True when ``elbo`` describes the state the local pass read, not the
         state after the global step (VB logistic regression: its local pass

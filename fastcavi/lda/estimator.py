@@ -9,6 +9,8 @@ and publishes the result inside one fit transaction.
 
 import copy
 import numbers
+import tempfile
+from contextlib import nullcontext
 
 import numpy as np
 import scipy.sparse as sp
@@ -17,15 +19,17 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
-from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
 from .._base import transactional
-from ..engine import (EvaluateEvery, PassMonitor, RobbinsMonro, effective_threads, limit_blas,
-                      run_cavi, run_svi)
+from ..datasets import Shard, ShardedCorpus
+from ..engine import (DiscardLocals, EvaluateEvery, PassMonitor, RobbinsMonro, effective_threads,
+                      limit_blas, run_cavi, run_svi)
 from ..kernels import get_backend
-from .corpus import CsrCorpus, Minibatch
+from .data import (Documents, inferred_bound, inferred_gammas, open_shard, warm_bound,
+                   write_doc_topic)
 from .model import LDAModel, Topics, check_finite
 
 __all__ = ["LatentDirichletAllocation"]
@@ -119,6 +123,32 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         means "asymmetric".
     progress_bar : bool, default=False
         Show a tqdm progress bar with the ELBO and tokens/s per pass.
+    scheduler : {"threads", "dask"}, default="threads"
+        "dask": batch ``fit`` of a :class:`~fastcavi.datasets.ShardedCorpus`
+        on the current ``dask.distributed`` Client, each shard read on a worker
+        (:func:`fastcavi.engine.dask_driver.run_cavi_dask`); equal to the
+        "threads" fit to rounding. The perplexity evaluations
+        (``evaluate_every``) and the final bound still read the shards on the
+        client. Raises ValueError for other input or online learning, and
+        RuntimeError without a running Client.
+
+    Sharded corpora
+    ---------------
+    Every method that takes ``X`` also takes a
+    :class:`fastcavi.datasets.ShardedCorpus` (or one of its shards,
+    :class:`fastcavi.datasets.Shard`): the corpus is then read one shard at a
+    time, memory-mapped, and a batch pass holds one shard and the
+    (n_components, n_features) state, no per-document state of the whole
+    corpus (with ``e_step_init="warm"`` each shard's gamma is kept in a
+    temporary folder, ``tempfile``'s, between passes). Batch learning equals
+    ``fit`` on the same matrix in memory to rounding (the shards' statistics
+    are summed shard by shard), and bit for bit when the corpus is one shard;
+    the random starts are drawn shard by shard from one random state, so the
+    same numbers come out. Online learning cuts each shard into minibatches
+    of ``batch_size`` (one per shard when shards have at most ``batch_size``
+    documents). ``transform`` can write the proportions shard by shard to a
+    folder (``out=``). After fitting on one, ``vocabulary_`` is the corpus's
+    vocabulary, and a sharded corpus with another vocabulary is refused.
 
     Attributes
     ----------
@@ -141,6 +171,9 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Only when X has string feature names.
+    vocabulary_ : ndarray of shape (n_features_in_,), dtype object (str)
+        Only when fitted on a sharded corpus: its vocabulary (the default of
+        ``top_words``, and what later sharded input must match).
     elbo_ : float
         Final evidence lower bound on the training data, in nats, complete
         with every constant.
@@ -155,7 +188,10 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
     ------
     ValueError
         From ``fit``/``transform`` etc. for invalid parameters or data
-        (negative, NaN or infinite counts, wrong number of features).
+        (negative, NaN or infinite counts, wrong number of features; a
+        sharded corpus whose files changed since they were written, or
+        whose vocabulary is not the model's: a
+        :class:`fastcavi.datasets.CorpusError`, one line naming the file).
     TypeError
         For data that is not numeric.
     FloatingPointError
@@ -194,6 +230,7 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         "e_step_init": [StrOptions({"warm", "random"})],
         "learn_doc_topic_prior": [StrOptions({"symmetric", "asymmetric"}), "boolean"],
         "progress_bar": ["boolean"],
+        "scheduler": [StrOptions({"threads", "dask"})],
     }
 
     def __init__(
@@ -219,6 +256,7 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         e_step_init="random",
         learn_doc_topic_prior=False,
         progress_bar=False,
+        scheduler="threads",
     ):
         self.n_components = n_components
         self.doc_topic_prior = doc_topic_prior
@@ -240,6 +278,7 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         self.e_step_init = e_step_init
         self.learn_doc_topic_prior = learn_doc_topic_prior
         self.progress_bar = progress_bar
+        self.scheduler = scheduler
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -261,6 +300,44 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
             X.sum_duplicates()
         check_non_negative(X, whom)
         return X
+
+    def _documents(self, X, reset, whom):
+        """The input as :class:`~fastcavi.lda.data.Documents`: a matrix, or a sharded corpus.
+
+        A matrix is validated as scikit-learn does (:meth:`_check_X`). A
+        :class:`~fastcavi.datasets.ShardedCorpus` (or a
+        :class:`~fastcavi.datasets.Shard` of one) is checked against the
+        model when ``reset`` is False: its number of words, and its
+        vocabulary against ``vocabulary_`` (or ``feature_names_in_``); with
+        ``reset``, ``n_features_in_`` and ``vocabulary_`` become its own.
+        Its counts are read in its dtype when fitting, in that of
+        ``components_`` otherwise.
+        """
+        if not isinstance(X, (ShardedCorpus, Shard)):
+            docs = Documents.from_matrix(self._check_X(X, reset=reset, whom=whom))
+            if reset and hasattr(self, "vocabulary_"):
+                del self.vocabulary_
+            return docs
+        corpus = ShardedCorpus(X.folder.parent) if isinstance(X, Shard) else X
+        shards = (X,) if isinstance(X, Shard) else corpus.shards
+        n_words = corpus.n_words
+        if reset:
+            self.n_features_in_ = n_words
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            self.vocabulary_ = corpus.vocabulary
+            dtype = shards[0].dtype if shards else corpus.dtype
+        else:
+            if n_words != self.n_features_in_:
+                raise ValueError(f"X has {n_words} features, but {type(self).__name__} is "
+                                 f"expecting {self.n_features_in_} features as input.")
+            vocabulary = getattr(self, "vocabulary_", getattr(self, "feature_names_in_", None))
+            corpus.check_vocabulary(vocabulary, whom)
+            dtype = self.components_.dtype
+        if not shards or sum(s.n_documents for s in shards) == 0:
+            raise ValueError(f"{whom}: the sharded corpus {corpus.path} has no documents")
+        shards = [s.with_dtype(dtype) for s in shards]
+        return Documents.from_shards(shards, n_words, dtype, corpus.vocabulary)
 
     def _resolve_alpha(self):
         K = self.n_components
@@ -302,6 +379,14 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
                         n_threads=effective_threads(self.n_jobs), random_state=random_state,
                         warm=self.e_step_init == "warm", learn_prior=self._alpha_mode())
 
+    def _run_dask(self, docs, model, g, stop, report, store):
+        """The batch passes on the current Dask client, one task per shard."""
+        if not docs.sharded or self.learning_method != "batch":
+            raise ValueError('scheduler="dask" fits a ShardedCorpus with learning_method="batch"')
+        from ..engine.dask_driver import current_client, run_cavi_dask
+        return run_cavi_dask(model, docs.shards, open_shard, g, client=current_client(),
+                             max_iter=self.max_iter, stop=stop, on_pass=report, locals_=store)
+
     def _init_state(self, model, n_features, dtype):
         """The state a new fit starts from: lambda drawn as scikit-learn does, alpha, eta."""
         eta = 1.0 / self.n_components if self.topic_word_prior is None else float(
@@ -342,23 +427,23 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         self.random_state_ = copy.deepcopy(random_state)
         self.backend_ = kernels.name
 
-    def _minibatches(self, X):
-        return [Minibatch.from_csr(X[sl]) for sl in gen_batches(X.shape[0], self.batch_size)]
-
     # -------------------------------------------------------------- fitting
     @transactional
     def fit(self, X, y=None):
         """Learn the topics of the document-word matrix X.
 
         Batch learning runs :func:`fastcavi.engine.run_cavi` on one block (the
-        whole corpus); online learning makes each pass an epoch of stochastic
-        steps over minibatches of ``batch_size`` documents. Either way the stop
+        whole corpus) or, for a sharded corpus, on its shards, opened one at
+        a time; online learning makes each pass an epoch of stochastic steps
+        over minibatches of ``batch_size`` documents. Either way the stop
         rule is scikit-learn's ``evaluate_every`` / ``perp_tol``.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Word counts (non-negative; float32 data stays float32).
+        X : {array-like, sparse matrix} of shape (n_samples, n_features), or ShardedCorpus
+            Word counts (non-negative; float32 data stays float32). A
+            :class:`fastcavi.datasets.ShardedCorpus` (or a
+            :class:`~fastcavi.datasets.Shard`) is fitted in its dtype.
         y : Ignored
 
         Returns
@@ -370,33 +455,40 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         Raises
         ------
         ValueError
-            Invalid parameters, negative or non-finite counts, empty X.
+            Invalid parameters, negative or non-finite counts, empty X; a
+            shard whose files changed since they were written
+            (:class:`fastcavi.datasets.CorpusError`).
         FloatingPointError
             If a kernel produces NaN or infinite values (the message names
             the quantity); the previous state is kept.
         """
         self._validate_params()
-        X = self._check_X(X, reset=True, whom="LatentDirichletAllocation.fit")
+        docs = self._documents(X, reset=True, whom="LatentDirichletAllocation.fit")
         kernels = self._kernels()
-        n_docs, n_features = X.shape
-        corpus = CsrCorpus.from_csr(X)
-        n_tokens = corpus.n_tokens
+        n_tokens = docs.n_tokens
         online = self.learning_method == "online"
+        K = self.n_components
+        warm = self.e_step_init == "warm"
 
-        with limit_blas():
+        # a sharded corpus's warm gamma lives on disk, one file per block
+        scratch = (tempfile.TemporaryDirectory(prefix="fastcavi-gamma-")
+                   if docs.sharded and warm else nullcontext(None))
+        with limit_blas(), scratch as folder:
             rs = check_random_state(self.random_state)
             model = self._model(kernels, rs)
             # handed to the driver by pop(), so that this frame does not keep the initial
             # topics (two n_topics x n_words arrays) alive through the fit
-            start = [self._init_state(model, n_features, X.dtype)]
-            blocks = self._minibatches(X) if online else [corpus]
-            svi = (RobbinsMonro(self.learning_offset, self.learning_decay, total=n_docs)
+            start = [self._init_state(model, docs.n_words, docs.dtype)]
+            blocks = docs.minibatches(self.batch_size) if online else docs.blocks()
+            svi = (RobbinsMonro(self.learning_offset, self.learning_decay, total=docs.n_docs)
                    if online else None)
+            store = docs.local_store(docs.n_blocks(online, self.batch_size), warm, folder)
 
             def perplexity(record):
                 if model.warm:  # from the ELBO the pass computed anyway
                     return self._perplexity(record.elbo, n_tokens, record.g)
-                return self._perplexity_of(model, corpus, record.g, n_tokens)
+                return self._perplexity(inferred_bound(model, docs, record.g, K), n_tokens,
+                                        record.g)
 
             stop = EvaluateEvery(self.evaluate_every, self.perp_tol, perplexity)
             monitor = PassMonitor(self.max_iter, n_tokens, self.progress_bar, self.verbose)
@@ -407,22 +499,24 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
                 monitor.end_pass(record.index, record.elbo, perplexity=stop.evaluate(record))
 
             try:
-                res = run_cavi(model, blocks, start.pop(), max_iter=self.max_iter, stop=stop,
-                               on_pass=report, svi=svi)
+                if self.scheduler == "dask":
+                    res = self._run_dask(docs, model, start.pop(), stop, report, store)
+                else:
+                    res = run_cavi(model, blocks, start.pop(), max_iter=self.max_iter,
+                                   stop=stop, on_pass=report, svi=svi, locals_=store)
             finally:
                 monitor.close()
             g, locals_, history, n_iter = res.g, res.locals, res.elbo_history, res.n_iter
-            del res  # (its state before the last pass)
+            del res, blocks  # (its state before the last pass; the minibatches)
 
             # final bound on the training data with the final topics
-            if model.warm and locals_[0] is not None:
-                gamma = locals_[0] if len(locals_) == 1 else np.concatenate(locals_)
-                out = model.infer(corpus, g, gamma)
-                elbo_final = float(out.doc_bound.sum() + g.topic_bound)
+            def left(b):
+                return docs.warm_gamma(locals_, b, online, self.batch_size)
+
+            if model.warm and left(0) is not None:
+                elbo_final = warm_bound(model, docs, g, K, left)
             else:
-                gamma = np.ones((n_docs, self.n_components), dtype=X.dtype)
-                model.infer(corpus, g, gamma)
-                elbo_final = model.exact_bound(corpus, g, gamma)
+                elbo_final = inferred_bound(model, docs, g, K)
             perp_final = self._perplexity(elbo_final, n_tokens, g)
             # (bound_ may be NaN or inf on a corpus without tokens, as in scikit-learn)
             check_finite(elbo_final, "the final ELBO on the training data", kernels)
@@ -445,8 +539,11 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Word counts.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features), ShardedCorpus or Shard
+            Word counts. A sharded corpus is read shard by shard, each cut
+            into minibatches of ``batch_size``; one
+            :class:`fastcavi.datasets.Shard` per call is the natural
+            minibatch (with ``batch_size`` at least its documents).
         y : Ignored
 
         Returns
@@ -457,7 +554,8 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         ------
         ValueError
             Invalid parameters or data, or a number of features different
-            from the first call.
+            from the first call; a sharded corpus whose vocabulary is not the
+            model's (:class:`fastcavi.datasets.CorpusError`).
         FloatingPointError
             If a kernel produces NaN or infinite values (the message names
             the quantity).
@@ -468,14 +566,14 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         first_time = not hasattr(self, "components_")
         if first_time:
             self._validate_params()
-        X = self._check_X(X, reset=first_time, whom="LatentDirichletAllocation.partial_fit")
+        docs = self._documents(X, reset=first_time, whom="LatentDirichletAllocation.partial_fit")
         kernels = self._kernels()
-        n_features = X.shape[1]
+        n_features = docs.n_words
         with limit_blas():
             if first_time:
                 rs = check_random_state(self.random_state)
                 model = self._model(kernels, rs)
-                g = self._init_state(model, n_features, X.dtype)
+                g = self._init_state(model, n_features, docs.dtype)
                 t = 1
             else:
                 if n_features != self.components_.shape[1]:
@@ -489,7 +587,10 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
                 t = self.n_batch_iter_
             schedule = RobbinsMonro(self.learning_offset, self.learning_decay,
                                     total=self.total_samples, t=t)
-            g, _ = run_svi(model, self._minibatches(X), g, schedule)
+            blocks = docs.minibatches(self.batch_size)
+            # (a sharded corpus's minibatches keep no gamma: nothing reads it after the call)
+            g, _ = run_svi(model, blocks, g, schedule,
+                           DiscardLocals(len(blocks)) if docs.sharded else None)
         self._commit(model, g, schedule.t, rs)
         if first_time:
             self.n_iter_ = 0
@@ -497,51 +598,67 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         return self
 
     # -------------------------------------------------------------- inference
-    def _unnormalized_transform(self, X):
-        gamma = np.ones((X.shape[0], self.n_components), dtype=self.components_.dtype)
+    def _gammas(self, docs):
+        """Each block's gamma inferred from 1 with the fitted topics (scikit-learn's transform)."""
+        # the E-step reads exp(E[log beta]) and alpha, nothing else of the fitted model
+        fitted = Topics(self.components_, None, self._alpha, self._exp_topic_word)
+        model = self._model(self._kernels())
         with limit_blas():
-            # the E-step reads exp(E[log beta]) and alpha, nothing else of the fitted model
-            fitted = Topics(self.components_, None, self._alpha, self._exp_topic_word)
-            self._model(self._kernels()).infer(CsrCorpus.from_csr(X), fitted, gamma)
-        return gamma
+            for _, gamma, _ in inferred_gammas(model, docs, fitted, self.n_components):
+                yield gamma
 
-    def transform(self, X, *, normalize=True):
+    def transform(self, X, *, normalize=True, out=None):
         """Variational posterior of each document's topic proportions.
 
         Runs the E-step from gamma = 1 (as scikit-learn) with the fitted topics.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Word counts.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features), ShardedCorpus or Shard
+            Word counts; a sharded corpus is read shard by shard.
         normalize : bool, default=True
             Return E_q[theta] = gamma / sum(gamma) instead of gamma.
+        out : str or path-like, optional
+            Only for a sharded corpus: write the result shard by shard to this
+            new folder instead of returning it (one
+            ``part-NNNNN.npy`` of shape (shard documents, n_components) per
+            shard and ``doc_topic.json`` naming them with their rows; see
+            :func:`fastcavi.lda.data.write_doc_topic`), all or nothing.
 
         Returns
         -------
-        doc_topic_distr : ndarray of shape (n_samples, n_components)
-            Dtype of ``components_``.
+        doc_topic_distr : ndarray of shape (n_samples, n_components), or pathlib.Path
+            Dtype of ``components_``; with ``out``, the folder written.
 
         Raises
         ------
         sklearn.exceptions.NotFittedError
             Before ``fit``.
         ValueError
-            Negative or non-finite counts, wrong number of features.
+            Negative or non-finite counts, wrong number of features, a
+            sharded corpus with another vocabulary, ``out`` for a matrix.
+        FileExistsError
+            ``out`` exists.
         """
         check_is_fitted(self)
-        X = self._check_X(X, reset=False, whom="LatentDirichletAllocation.transform")
-        gamma = self._unnormalized_transform(X)
+        docs = self._documents(X, reset=False, whom="LatentDirichletAllocation.transform")
+        gammas = self._gammas(docs)
         if normalize:
-            gamma /= gamma.sum(axis=1)[:, np.newaxis]
-        return gamma
+            gammas = (gamma / gamma.sum(axis=1)[:, np.newaxis] for gamma in gammas)
+        if out is not None:
+            if not docs.sharded:
+                raise ValueError("transform(out=...) writes a sharded corpus's proportions; "
+                                 "for a matrix, save the array returned")
+            return write_doc_topic(out, docs, gammas, normalized=normalize)
+        parts = list(gammas)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def fit_transform(self, X, y=None, *, normalize=True):
         """Fit to X, then return ``transform(X, normalize=normalize)``.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features), or ShardedCorpus
         y : Ignored
         normalize : bool, default=True
 
@@ -550,12 +667,6 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         doc_topic_distr : ndarray of shape (n_samples, n_components)
         """
         return self.fit(X, y).transform(X, normalize=normalize)
-
-    def _perplexity_of(self, model, corpus, g, n_tokens):
-        """Training perplexity as scikit-learn evaluates it: gamma from 1, then the bound."""
-        gamma = np.ones((corpus.n_docs, self.n_components), dtype=g.lam.dtype)
-        model.infer(corpus, g, gamma)
-        return self._perplexity(model.exact_bound(corpus, g, gamma), n_tokens, g)
 
     @staticmethod
     def _perplexity(bound, n_tokens, g):
@@ -577,21 +688,22 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features), ShardedCorpus or Shard
+            Word counts; a sharded corpus is read shard by shard.
         y : Ignored
 
         Returns
         -------
         score : float
             ELBO of X under the fitted topics, with gamma from ``transform``
-            (scikit-learn's ``score``), evaluated in float64.
+            (scikit-learn's ``score``), evaluated in float64; for a sharded
+            corpus the documents' terms are summed shard by shard.
         """
         check_is_fitted(self)
-        X = self._check_X(X, reset=False, whom="LatentDirichletAllocation.score")
-        gamma = self._unnormalized_transform(X)
+        docs = self._documents(X, reset=False, whom="LatentDirichletAllocation.score")
         with limit_blas():
-            return self._model(self._kernels()).exact_bound(CsrCorpus.from_csr(X), self._state(),
-                                                            gamma)
+            return inferred_bound(self._model(self._kernels()), docs, self._state(),
+                                  self.n_components)
 
     def perplexity(self, X, sub_sampling=False):
         """Approximate perplexity: exp(-ELBO / number of tokens).
@@ -602,7 +714,8 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features), ShardedCorpus or Shard
+            Word counts; a sharded corpus is read shard by shard.
         sub_sampling : bool, default=False
             Scale the document terms by ``total_samples / n_samples``.
 
@@ -611,16 +724,15 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         perplexity : float
         """
         check_is_fitted(self)
-        X = self._check_X(X, reset=False, whom="LatentDirichletAllocation.perplexity")
-        gamma = self._unnormalized_transform(X)
-        corpus = CsrCorpus.from_csr(X)
+        docs = self._documents(X, reset=False, whom="LatentDirichletAllocation.perplexity")
         g = self._state()
-        scale = float(self.total_samples) / corpus.n_docs if sub_sampling else None
+        scale = float(self.total_samples) / docs.n_docs if sub_sampling else None
         with limit_blas():
-            bound = self._model(self._kernels()).exact_bound(corpus, g, gamma, scale)
-        word_cnt = corpus.n_tokens
+            bound = inferred_bound(self._model(self._kernels()), docs, g, self.n_components,
+                                   scale)
+        word_cnt = docs.n_tokens
         if sub_sampling:
-            word_cnt *= float(self.total_samples) / X.shape[0]
+            word_cnt *= float(self.total_samples) / docs.n_docs
         return self._perplexity(bound, word_cnt, g)
 
     # -------------------------------------------------------------- reporting
@@ -633,7 +745,8 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
             Words per topic (>= 1; at most n_features are returned).
         vocabulary : array-like of str of shape (n_features,), default=None
             Column names; default ``feature_names_in_`` when fitted on a
-            DataFrame, else the column indices as strings.
+            DataFrame, ``vocabulary_`` when fitted on a sharded corpus, else
+            the column indices as strings.
 
         Returns
         -------
@@ -652,7 +765,7 @@ class LatentDirichletAllocation(ClassNamePrefixFeaturesOutMixin, TransformerMixi
             raise ValueError(f"n_top_words must be a positive integer; got {n_top_words!r}")
         V = self.components_.shape[1]
         if vocabulary is None:
-            vocabulary = getattr(self, "feature_names_in_", None)
+            vocabulary = getattr(self, "feature_names_in_", getattr(self, "vocabulary_", None))
         if vocabulary is None:
             vocabulary = np.array([str(i) for i in range(V)])
         vocabulary = np.asarray(vocabulary)

@@ -304,6 +304,8 @@ class LDAModel:
     """
 
     static_stats = False
+    #: local_step returns new arrays: the batch driver sums blocks into the first one's
+    fresh_stats = True
 
     def __init__(self, kernels, n_topics, *, max_doc_update_iter=100, mean_change_tol=1e-3,
                  n_threads=1, random_state=None, warm=False, learn_prior=None):
@@ -371,10 +373,31 @@ class LDAModel:
         from ``random_state`` (scikit-learn's order: one (n_docs, n_topics)
         draw per block, blocks in order), or ones without a random state.
         """
+        return self._start_gamma(block.n_docs, _corpus(block).data.dtype, previous)
+
+    def start_local(self, shard, g, previous):
+        """:meth:`init_local` from a shard's description, for a driver that opens blocks elsewhere.
+
+        The Dask driver calls this on the client, block after block, so that
+        gamma is drawn from ``random_state`` in the order a one-machine pass
+        draws it, and sends it with the block's task.
+
+        Parameters
+        ----------
+        shard : fastcavi.datasets.Shard
+        g : Topics
+        previous : ndarray or None
+
+        Returns
+        -------
+        ndarray of shape (n_docs of the shard, n_topics)
+        """
+        return self._start_gamma(shard.n_documents, np.dtype(shard.dtype), previous)
+
+    def _start_gamma(self, n_docs, dtype, previous):
         if self.warm and previous is not None:
             return previous
-        shape = (block.n_docs, self.n_topics)
-        dtype = _corpus(block).data.dtype
+        shape = (n_docs, self.n_topics)
         if self.random_state is None:
             return np.ones(shape, dtype=dtype)
         return self.random_state.gamma(INIT_SHAPE, INIT_SCALE, shape).astype(dtype, copy=False)
@@ -508,6 +531,51 @@ class LDAModel:
         return e_step(self.kernels, corpus, ebeta, g.alpha, gamma,
                       self.max_doc_update_iter, self.mean_change_tol, self.n_threads, False)
 
+    def bound_topics(self, g):
+        """What :meth:`exact_doc_bound` needs of the topics, in float64, and their ELBO terms.
+
+        Parameters
+        ----------
+        g : Topics
+
+        Returns
+        -------
+        ebeta64 : ndarray of shape (n_words, n_topics), float64
+            exp(E[log beta]) (``g.ebeta`` itself for a float64 lambda).
+        topic_bound : float
+            E_q[log p(beta | eta) - log q(beta | lambda)], in nats.
+        """
+        if g.lam.dtype == np.float64:
+            g = self.topics(g)
+            return g.ebeta, g.topic_bound
+        return topic_expectations(self.kernels, np.asarray(g.lam, dtype=np.float64), g.eta,
+                                  self.n_threads)
+
+    def exact_doc_bound(self, corpus, g, gamma, ebeta64):
+        """The documents' terms of scikit-learn's ``_approx_bound``, in float64, no eps.
+
+        Parameters
+        ----------
+        corpus : CsrCorpus
+        g : Topics
+            Only ``g.alpha`` is read.
+        gamma : ndarray of shape (n_docs, n_topics)
+            Not modified.
+        ebeta64 : ndarray of shape (n_words, n_topics), float64
+            From :meth:`bound_topics`.
+
+        Returns
+        -------
+        float
+            In nats: phi at its optimum for gamma, summed over the documents.
+        """
+        c64 = CsrCorpus(np.asarray(corpus.data, dtype=np.float64), corpus.indices, corpus.indptr,
+                        corpus.n_words)
+        g64 = np.array(gamma, dtype=np.float64, order="C")
+        res = e_step(self.kernels, c64, ebeta64, g.alpha, g64, 0, 0.0, self.n_threads, False,
+                     eps=0.0)
+        return float(res.doc_bound.sum())
+
     def exact_bound(self, corpus, g, gamma, doc_scale=None):
         """scikit-learn's ``_approx_bound`` in float64: phi at its optimum for gamma, no eps.
 
@@ -523,19 +591,10 @@ class LDAModel:
         Returns
         -------
         float
+            :meth:`exact_doc_bound` (times ``doc_scale``) plus the topic terms.
         """
-        if g.lam.dtype == np.float64:
-            g = self.topics(g)
-            ebeta64, topic_bound = g.ebeta, g.topic_bound
-        else:
-            ebeta64, topic_bound = topic_expectations(
-                self.kernels, np.asarray(g.lam, dtype=np.float64), g.eta, self.n_threads)
-        c64 = CsrCorpus(np.asarray(corpus.data, dtype=np.float64), corpus.indices, corpus.indptr,
-                        corpus.n_words)
-        g64 = np.array(gamma, dtype=np.float64, order="C")
-        res = e_step(self.kernels, c64, ebeta64, g.alpha, g64, 0, 0.0, self.n_threads, False,
-                     eps=0.0)
-        doc = float(res.doc_bound.sum())
+        ebeta64, topic_bound = self.bound_topics(g)
+        doc = self.exact_doc_bound(corpus, g, gamma, ebeta64)
         if doc_scale is not None:
             doc *= doc_scale
         return doc + float(topic_bound)

@@ -196,6 +196,11 @@ class SpikeSlabRegression(RegressorMixin, BaseEstimator):
     must be centred, weighted or is not Fortran-ordered); float32 X stays
     float32.
 
+    There is no ``scheduler="dask"``: the fit stays on one machine, because
+    its coordinate sweep updates one feature after another from the residual
+    the previous update left, which is sequential, not a sum over blocks of
+    rows (the other linear models run on a Dask cluster).
+
     Examples
     --------
     >>> import numpy as np

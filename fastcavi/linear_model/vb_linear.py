@@ -77,6 +77,18 @@ class VBLinearRegression(RegressorMixin, BaseEstimator):
         "primal": Cholesky of the d x d posterior precision; "dual": Woodbury
         identity with an n x n system; "auto": dual when fewer samples (with
         positive weight) than features.
+    scheduler : {"threads", "dask"}, default="threads"
+        Where the fit runs. "threads": in this process, on ``n_jobs`` kernel
+        threads. "dask": on the current ``dask.distributed`` Client
+        (:func:`fastcavi.engine.dask_driver.run_cavi_dask`; ``pip install
+        "fastcavi[dask]"``). X may then be a Dask array, chunked along the rows
+        (its row chunks are the blocks, read and validated on the workers; y and
+        ``sample_weight`` are rechunked to match), or an in-memory dense array
+        (cut into blocks of 65536 rows). X^T X and X^T y are tree-summed over the
+        blocks in a fixed order, so the fit does not depend on the number of
+        workers; it equals the "threads" fit to rounding (1e-12), not bit for
+        bit, since the blocks' sums are added in another order. ``n_jobs`` is
+        then the kernel threads of each task: run one thread per worker.
 
     Attributes
     ----------
@@ -121,6 +133,12 @@ class VBLinearRegression(RegressorMixin, BaseEstimator):
     FloatingPointError
         From ``fit``, if the ELBO stops being finite (a kernel returned NaN or
         inf, or the data are too badly scaled).
+    RuntimeError
+        From ``fit`` with ``scheduler="dask"`` and no ``dask.distributed``
+        Client running (the message says how to start one).
+    ImportError
+        From ``fit`` with ``scheduler="dask"`` when dask.distributed is not
+        installed.
 
     Examples
     --------
@@ -140,12 +158,13 @@ class VBLinearRegression(RegressorMixin, BaseEstimator):
         "alpha_1": [Interval(numbers.Real, 0, None, closed="neither")],
         "alpha_2": [Interval(numbers.Real, 0, None, closed="neither")],
         "solver": [StrOptions({"auto", "primal", "dual"})],
+        "scheduler": [StrOptions({"threads", "dask"})],
     }
 
     def __init__(self, *, ard=False, alpha_1=1e-6, alpha_2=1e-6, lambda_1=1e-6, lambda_2=1e-6,
                  lambda_init=None, fit_lambda=True, fit_intercept=True, max_iter=300, tol=1e-10,
                  verbose=0, progress_bar=False, backend="auto", n_jobs=None,
-                 solver="auto"):
+                 solver="auto", scheduler="threads"):
         self.ard = ard
         self.alpha_1 = alpha_1
         self.alpha_2 = alpha_2
@@ -161,6 +180,7 @@ class VBLinearRegression(RegressorMixin, BaseEstimator):
         self.backend = backend
         self.n_jobs = n_jobs
         self.solver = solver
+        self.scheduler = scheduler
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -173,12 +193,14 @@ class VBLinearRegression(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
             Training data (float32 data is read as float32 by the kernels,
-            all statistics are float64).
-        y : array-like of shape (n_samples,)
+            all statistics are float64). A Dask array (chunked along the
+            rows) or a sparse matrix only with ``scheduler="dask"`` or
+            ``"threads"`` respectively.
+        y : array-like or dask array of shape (n_samples,)
             Targets.
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : array-like or dask array of shape (n_samples,), default=None
             Non-negative weights; weight k counts a sample k times.
 
         Returns
@@ -194,26 +216,34 @@ class VBLinearRegression(RegressorMixin, BaseEstimator):
             See the class docstring.
         FloatingPointError
             If an iteration's ELBO is not finite.
+        RuntimeError
+            ``scheduler="dask"`` without a running ``dask.distributed`` Client.
         """
         self._validate_params()
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc", "coo"],
-                             dtype=[np.float64, np.float32], y_numeric=True, order="C",
-                             reset=True)
-        if sp.issparse(X):
-            X = X.tocsr()
-        y = np.asarray(y, dtype=np.float64)
-        n, d = X.shape
-        sw = check_weights(sample_weight, X)
-        if self.fit_intercept and np.count_nonzero(sw) < 2:
+        if self.scheduler == "dask":
+            client, items, n, d, n_pos, S, y_range, x_shift, y_shift = self._dask_rows(
+                X, y, sample_weight)
+        else:
+            X, y = validate_data(self, X, y, accept_sparse=["csr", "csc", "coo"],
+                                 dtype=[np.float64, np.float32], y_numeric=True, order="C",
+                                 reset=True)
+            if sp.issparse(X):
+                X = X.tocsr()
+            y = np.asarray(y, dtype=np.float64)
+            n, d = X.shape
+            sw = check_weights(sample_weight, X)
+            n_pos, S = int(np.count_nonzero(sw)), float(np.sum(sw))
+            y_pos = y[sw > 0]
+            y_range = (float(y_pos.min()), float(y_pos.max()))
+        if self.fit_intercept and n_pos < 2:
             raise ValueError(
                 "VBLinearRegression with fit_intercept=True needs at least 2 samples with "
-                f"positive weight; got {np.count_nonzero(sw)} (n_samples={n})"
+                f"positive weight; got {n_pos} (n_samples={n})"
             )
-        y_pos = y[sw > 0]
-        if (np.ptp(y_pos) == 0) if self.fit_intercept else not np.any(y_pos):
+        if (y_range[0] == y_range[1]) if self.fit_intercept else y_range == (0.0, 0.0):
             note = "; with fit_intercept=True the centred target is 0" if self.fit_intercept else ""
             raise ValueError(
-                f"y is constant (every target with positive weight equals {float(y_pos[0]):g}"
+                f"y is constant (every target with positive weight equals {y_range[0]:g}"
                 f"{note}): the posterior of the noise precision would collapse onto its prior; "
                 "VBLinearRegression needs a target that varies"
             )
@@ -222,7 +252,6 @@ class VBLinearRegression(RegressorMixin, BaseEstimator):
             raise ValueError("lambda_init must be a scalar (or constant array) unless ard=True")
         kernels = get_backend(self.backend, "regression")
         n_threads = effective_threads(self.n_jobs)
-        n_pos = int(np.count_nonzero(sw))
         dual = self.solver == "dual" or (self.solver == "auto" and n_pos < d)
         monitor = PassMonitor(self.max_iter, float(n), self.progress_bar, self.verbose,
                               unit="samples")
@@ -231,18 +260,27 @@ class VBLinearRegression(RegressorMixin, BaseEstimator):
                 # the O(d^3) iterations on one BLAS/LAPACK thread too: OpenBLAS rounds
                 # its threaded Cholesky and products differently with the thread
                 # count (d >= ~100), so n_jobs threads would break bit-identity
-                x_shift, y_shift = (weighted_means(X, y, sw) if self.fit_intercept
-                                    else (np.zeros(d), 0.0))
+                if self.scheduler != "dask":
+                    x_shift, y_shift = weighted_means(X, y, sw)
+                if not self.fit_intercept:
+                    x_shift, y_shift = np.zeros(d), 0.0
                 model = LinearModel(kernels, n_threads, fit_intercept=self.fit_intercept,
                                     x_shift=x_shift, y_shift=y_shift, dual=dual,
                                     a0=float(self.alpha_1), b0=float(self.alpha_2),
                                     c0=float(self.lambda_1), d0=float(self.lambda_2),
                                     ard=self.ard, learn_alpha=self.fit_lambda)
                 # with alpha fixed the conjugate update is exact in one pass
-                stop = ElboGain(self.tol, weight=float(np.sum(sw))) if self.fit_lambda \
+                stop = ElboGain(self.tol, weight=S) if self.fit_lambda \
                     else OnePass()
-                res = run_cavi(model, [RowBlock(X, y, sw)], model.initial_state(alpha_init),
-                               max_iter=self.max_iter, stop=stop, monitor=monitor)
+                g0 = model.initial_state(alpha_init)
+                if self.scheduler == "dask":
+                    from ..engine.dask_driver import run_cavi_dask
+                    from .dask_rows import open_rows
+                    res = run_cavi_dask(model, items, open_rows, g0, client=client,
+                                        max_iter=self.max_iter, stop=stop, monitor=monitor)
+                else:
+                    res = run_cavi(model, [RowBlock(X, y, sw)], g0, max_iter=self.max_iter,
+                                   stop=stop, monitor=monitor)
                 q = res.g
                 V = q.sol.covariance()
         finally:
@@ -271,6 +309,32 @@ class VBLinearRegression(RegressorMixin, BaseEstimator):
         self._x_mean = st.x_mean
         self._S = st.S
         return self
+
+    def _dask_rows(self, X, y, sample_weight):
+        """The rows of a ``scheduler="dask"`` fit, as blocks on the cluster.
+
+        Returns the client, the blocks' futures (:func:`~.dask_rows.row_futures`),
+        n, d, the rows of positive weight, the weights' sum, the range of the
+        positive-weight targets and the weighted means.
+        """
+        from ..engine.dask_driver import current_client
+        from .dask_rows import BLOCK_ROWS, is_dask_collection, row_futures
+
+        client = current_client()
+        if is_dask_collection(X):
+            self.n_features_in_ = int(X.shape[1])
+            self.__dict__.pop("feature_names_in_", None)
+        else:
+            X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=True,
+                                 order="C", reset=True)
+            sample_weight = check_weights(sample_weight, X)
+            import dask.array as da
+            X = da.from_array(X, chunks=(BLOCK_ROWS, -1))
+        items, summ = row_futures(client, X, y, sample_weight)
+        if not summ.S > 0:
+            raise ValueError("sample_weight must have a positive sum; got all zeros")
+        return (client, items, summ.n, summ.d, summ.n_pos, summ.S, (summ.y_min, summ.y_max),
+                summ.xw / summ.S, summ.yw / summ.S)
 
     def predict(self, X, return_std=False):
         """Posterior predictive mean and (optionally) standard deviation.

@@ -5,12 +5,13 @@ the "regression" family's ``jj_step`` (:mod:`fastcavi.linear_model.regression_re
 """
 
 import numbers
+from functools import partial
 
 from scipy.special import expit
 from sklearn.utils.multiclass import check_classification_targets
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._base import transactional
@@ -79,6 +80,15 @@ class VBLogisticRegression(ClassifierMixin, BaseEstimator):
     backend : {"auto", "cython", "numba", "numpy"}, default="auto"
     n_jobs : int, default=None
         Threads for the kernels.
+    scheduler : {"threads", "dask"}, default="threads"
+        Where the fit runs. "threads": in this process. "dask": on the current
+        ``dask.distributed`` Client (:func:`fastcavi.engine.dask_driver.run_cavi_dask`,
+        one pass over the blocks per iteration; ``pip install "fastcavi[dask]"``).
+        X may then be a Dask array chunked along the rows (its row chunks are
+        the blocks; y, numeric labels, and ``sample_weight`` are rechunked to
+        match) or an in-memory array (cut into blocks of 65536 rows). The fit
+        does not depend on the number of workers and equals the "threads" fit
+        to rounding.
 
     Attributes
     ----------
@@ -111,6 +121,9 @@ class VBLogisticRegression(ClassifierMixin, BaseEstimator):
         Non-numeric X, or sparse X (not supported).
     FloatingPointError
         From ``fit``, if the ELBO stops being finite.
+    RuntimeError
+        From ``fit`` with ``scheduler="dask"`` and no ``dask.distributed``
+        Client running (the message says how to start one).
 
     Examples
     --------
@@ -127,11 +140,13 @@ class VBLogisticRegression(ClassifierMixin, BaseEstimator):
     _parameter_constraints: dict = {
         **COMMON_CONSTRAINTS,
         "intercept_precision": [Interval(numbers.Real, 0, None, closed="neither")],
+        "scheduler": [StrOptions({"threads", "dask"})],
     }
 
     def __init__(self, *, ard=False, lambda_1=1e-2, lambda_2=1e-4, lambda_init=None,
                  fit_lambda=True, fit_intercept=True, intercept_precision=1e-2, max_iter=300,
-                 tol=1e-6, verbose=0, progress_bar=False, backend="auto", n_jobs=None):
+                 tol=1e-6, verbose=0, progress_bar=False, backend="auto", n_jobs=None,
+                 scheduler="threads"):
         self.ard = ard
         self.lambda_1 = lambda_1
         self.lambda_2 = lambda_2
@@ -145,6 +160,7 @@ class VBLogisticRegression(ClassifierMixin, BaseEstimator):
         self.progress_bar = progress_bar
         self.backend = backend
         self.n_jobs = n_jobs
+        self.scheduler = scheduler
 
     @transactional
     def fit(self, X, y, sample_weight=None):
@@ -174,16 +190,21 @@ class VBLogisticRegression(ClassifierMixin, BaseEstimator):
             If the ELBO of a sweep is not finite.
         """
         self._validate_params()
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C", reset=True)
-        check_classification_targets(y)
-        classes, y_idx = np.unique(y, return_inverse=True)
+        if self.scheduler == "dask":
+            client, items, n, d, S, classes, labels = self._dask_rows(X, y, sample_weight)
+        else:
+            X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C",
+                                 reset=True)
+            check_classification_targets(y)
+            classes, y_idx = np.unique(y, return_inverse=True)
+            n, d = X.shape
+            sw = check_weights(sample_weight, X)
+            S = float(np.sum(sw))
         if classes.shape[0] < 2:
             raise ValueError(
                 "VBLogisticRegression needs samples of at least 2 classes in the data, but "
                 f"the data contains only one class: {classes[0]!r}"
             )
-        n, d = X.shape
-        sw = check_weights(sample_weight, X)
         alpha_init = resolve_lambda_init(self.lambda_init, d)
         if not self.ard and np.ptp(alpha_init) > 0:
             raise ValueError("lambda_init must be a scalar (or constant array) unless ard=True")
@@ -193,18 +214,25 @@ class VBLogisticRegression(ClassifierMixin, BaseEstimator):
         results = []
         with limit_blas():
             for k in problems:
-                t = np.where(y_idx == k, 1.0, -1.0)
                 model = LogisticModel(kernels, n_threads, d, intercept=self.fit_intercept,
                                       beta0=float(self.intercept_precision),
                                       c0=float(self.lambda_1), d0=float(self.lambda_2),
                                       ard=self.ard, learn_alpha=self.fit_lambda)
                 monitor = PassMonitor(self.max_iter, float(n), self.progress_bar, self.verbose,
                                       unit="samples")
+                g0, stop = model.initial_state(alpha_init), ElboGain(self.tol, weight=S)
                 try:
-                    results.append(run_cavi(
-                        model, [RowBlock(X, t, sw)], model.initial_state(alpha_init),
-                        max_iter=self.max_iter, stop=ElboGain(self.tol, weight=float(np.sum(sw))),
-                        monitor=monitor))
+                    if self.scheduler == "dask":
+                        from ..engine.dask_driver import run_cavi_dask
+                        from .dask_rows import open_labels
+                        results.append(run_cavi_dask(
+                            model, items, partial(open_labels, positive=labels[k]), g0,
+                            client=client, max_iter=self.max_iter, stop=stop, monitor=monitor))
+                    else:
+                        t = np.where(y_idx == k, 1.0, -1.0)
+                        results.append(run_cavi(model, [RowBlock(X, t, sw)], g0,
+                                                max_iter=self.max_iter, stop=stop,
+                                                monitor=monitor))
                 finally:
                     monitor.close()
         mus = np.array([r.g.mu for r in results])
@@ -223,6 +251,37 @@ class VBLogisticRegression(ClassifierMixin, BaseEstimator):
         self._chols = [r.g.R for r in results]
         self._mus = mus
         return self
+
+    def _dask_rows(self, X, y, sample_weight):
+        """The rows of a ``scheduler="dask"`` fit, as blocks on the cluster.
+
+        Returns the client, the blocks' futures, n, d, the weights' sum, the
+        classes and, for each, the label value the blocks hold for it.
+        """
+        from ..engine.dask_driver import current_client
+        from .dask_rows import BLOCK_ROWS, block_labels, is_dask_collection, row_futures
+
+        client = current_client()
+        if is_dask_collection(X):
+            self.n_features_in_ = int(X.shape[1])
+            self.__dict__.pop("feature_names_in_", None)
+            items, summ = row_futures(client, X, y, sample_weight)
+            classes = np.unique(np.concatenate(client.gather(
+                [client.submit(block_labels, f, pure=False) for f in items])))
+            labels = classes
+        else:
+            X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C",
+                                 reset=True)
+            check_classification_targets(y)
+            classes, y_idx = np.unique(y, return_inverse=True)
+            sample_weight = check_weights(sample_weight, X)
+            import dask.array as da
+            items, summ = row_futures(client, da.from_array(X, chunks=(BLOCK_ROWS, -1)),
+                                      y_idx.astype(np.float64), sample_weight)
+            labels = np.arange(classes.shape[0], dtype=np.float64)
+        if not summ.S > 0:
+            raise ValueError("sample_weight must have a positive sum; got all zeros")
+        return client, items, summ.n, summ.d, summ.S, classes, labels
 
     def _moments(self, X):
         """Mean and variance of each problem's activation, (n, n_problems) each."""
