@@ -158,14 +158,18 @@ def test_a_single_shard_and_a_view_fit_as_their_rows(X, shards):
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("e_step_init", ["random", "warm"])
 @pytest.mark.parametrize("shard_docs", [32, 64])
-def test_online_with_minibatches_inside_shards_equals_in_memory(X, tmp_path, shard_docs):
+def test_online_with_minibatches_inside_shards_equals_in_memory(X, tmp_path, shard_docs,
+                                                                e_step_init):
     c = shard_csr(X, tmp_path / "c", shard_docs=shard_docs)  # one or two minibatches a shard
-    kw = dict(learning_method="online", batch_size=32, max_iter=3, evaluate_every=1)
+    kw = dict(learning_method="online", batch_size=32, max_iter=3, evaluate_every=1,
+              e_step_init=e_step_init)
     mem, streamed = lda(**kw).fit(X), lda(**kw).fit(c)
     np.testing.assert_array_equal(streamed.components_, mem.components_)
     assert streamed.elbo_history_ == mem.elbo_history_ and streamed.n_batch_iter_ == 25
-    np.testing.assert_allclose(streamed.bound_, mem.bound_, rtol=1e-10)
+    np.testing.assert_allclose([streamed.bound_, streamed.elbo_], [mem.bound_, mem.elbo_],
+                               rtol=1e-10)
 
 
 def test_partial_fit_of_each_shard_equals_partial_fit_of_its_rows(X, shards):
