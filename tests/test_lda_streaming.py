@@ -310,3 +310,11 @@ def test_peak_rss_of_a_streamed_pass_stays_flat_as_the_corpus_grows(tmp_path):
     # structure and E-step ratios (~44 bytes each, 47 MiB); streamed, nothing
     assert grown["memory"] > 30, peaks
     assert grown["shards"] < 6, peaks
+
+
+def test_a_shard_of_empty_documents(X, tmp_path):
+    Y = sp.vstack([X[:50], sp.csr_matrix((40, N_WORDS)), X[50:]], format="csr")
+    c = shard_csr(Y, tmp_path / "c", shard_docs=25)
+    assert c.shards[2].nnz == 0
+    for kw in ({}, {"e_step_init": "warm"}, {"learning_method": "online", "batch_size": 25}):
+        assert_fits_equal(lda(**kw).fit(c), lda(**kw).fit(Y), rtol=1e-10)
