@@ -7,7 +7,9 @@ documents stacked ``--stack`` times, each corpus is saved as an uncompressed
 the streamed path). Every measurement runs in a fresh Python process:
 
 - peak RSS: one batch pass (K = ``--k``), the process's ``ru_maxrss`` at the
-  end of the pass (the fit is stopped there, before the final training bound);
+  end of the pass (the fit is stopped there, before the final training bound),
+  read as ``RUSAGE_CHILDREN`` by a small process that starts it (its own
+  ``ru_maxrss`` would count the RSS of this script, which it was spawned from);
   the in-memory figure includes the matrix it loaded, the streamed one the
   shards it mapped. Each is measured ``--repeat`` times and given as
   "min-max": NumPy asks for transparent huge pages for arrays of 4 MiB and
@@ -50,7 +52,7 @@ sys.path.insert(0, str(HERE))
 from _lda_harness import DEFAULT_DATA, ROOT  # noqa: E402
 
 _CHILD = r"""
-import json, resource, sys, time
+import json, sys
 sys.path.insert(0, {here!r})
 import numpy as np
 import scipy.sparse as sp
@@ -73,8 +75,17 @@ for r in range(repeat):
     times.append(log.pass_seconds.tolist())
 if lam_out != "-":
     np.save(lam_out, kept["lam"])
-print(json.dumps({{"pass_seconds": times,
-                   "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+print(json.dumps({{"pass_seconds": times}}))
+"""
+
+# The measured process is started by this small one, which reports its peak: a process's own
+# ru_maxrss also counts the RSS of the process it was spawned from (Linux carries the high-water
+# mark across exec), and this script's parent holds the corpus.
+_WRAPPER = r"""
+import resource, subprocess, sys
+run = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, text=True, check=True)
+print(run.stdout.strip().splitlines()[-1])
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
 """
 
 
@@ -82,12 +93,14 @@ def _child(kind, path, k, passes, repeat, n_jobs, lam_out="-"):
     code = _CHILD.format(here=str(HERE))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-    run = subprocess.run([sys.executable, "-c", code, kind, str(path), str(k), str(passes),
-                          str(repeat), str(n_jobs), str(lam_out)],
+    run = subprocess.run([sys.executable, "-c", _WRAPPER, sys.executable, "-c", code, kind,
+                          str(path), str(k), str(passes), str(repeat), str(n_jobs),
+                          str(lam_out)],
                          capture_output=True, text=True, env=env)
     if run.returncode:
         raise RuntimeError(f"the {kind} measurement failed:\n{run.stderr}")
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    result, maxrss = run.stdout.strip().splitlines()[-2:]
+    return dict(json.loads(result), maxrss_mib=float(maxrss))
 
 
 def _span(values):
@@ -162,7 +175,8 @@ def main(argv=None):
                      for kind, p in (("memory", npz), ("shards", shards))}
             lam = {kind: np.load(tmp / f"lam-{kind}-{n}.npy") for kind in timed}
             diff = float(np.max(np.abs(lam["shards"] - lam["memory"]) / lam["memory"]))
-            best = {kind: (min(t[0] for t in ts), min(x for t in ts for x in t[1:]))
+            best = {kind: (min(t[0] for t in ts), min((x for t in ts for x in t[1:]),
+                                                      default=float("nan")))
                     for kind, ts in timed.items()}
             rows.append((n, corpus.n_documents, corpus.nnz, len(corpus.shards), rss, best, diff))
             print(f"x{n}: in memory {_span(rss['memory'])} MiB, {best['memory'][1]:.2f} s/pass; "
