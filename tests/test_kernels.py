@@ -433,3 +433,21 @@ def test_cython_rejects_inconsistent_arguments(cython_ext):
 def test_random_sizes_match_reference(fast_backend, n_docs, n_words, n_topics, density, seed):
     p = make_problem(seed, n_docs, n_words, n_topics, np.float64, density=density)
     compare_with_reference(fast_backend, p, np.float64)
+
+
+def test_csc_structure_is_the_stable_sort_by_column():
+    """O(nnz) by scipy's CSR-to-CSC conversion, the order of a stable argsort by column
+    (rows ascending within a column), duplicates and unsorted rows included."""
+    rng = np.random.default_rng(0)
+    for trial in range(40):
+        n_docs, n_words = int(rng.integers(0, 30)), int(rng.integers(1, 20))
+        indptr = np.concatenate(([0], np.cumsum(rng.integers(0, 8, n_docs))))
+        indptr = indptr.astype(np.int32 if trial % 2 else np.int64)
+        indices = rng.integers(0, n_words, int(indptr[-1])).astype(np.int32)
+        rows = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(indptr))
+        perm = np.argsort(indices, kind="stable")
+        want_indptr = np.concatenate(([0], np.cumsum(np.bincount(indices, minlength=n_words))))
+        got = csc_structure(indices, indptr, n_words)
+        for a, b in zip(got, (want_indptr, rows[perm], perm)):
+            assert a.dtype == np.int64
+            np.testing.assert_array_equal(a, b)

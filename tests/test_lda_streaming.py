@@ -158,14 +158,18 @@ def test_a_single_shard_and_a_view_fit_as_their_rows(X, shards):
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("e_step_init", ["random", "warm"])
 @pytest.mark.parametrize("shard_docs", [32, 64])
-def test_online_with_minibatches_inside_shards_equals_in_memory(X, tmp_path, shard_docs):
+def test_online_with_minibatches_inside_shards_equals_in_memory(X, tmp_path, shard_docs,
+                                                                e_step_init):
     c = shard_csr(X, tmp_path / "c", shard_docs=shard_docs)  # one or two minibatches a shard
-    kw = dict(learning_method="online", batch_size=32, max_iter=3, evaluate_every=1)
+    kw = dict(learning_method="online", batch_size=32, max_iter=3, evaluate_every=1,
+              e_step_init=e_step_init)
     mem, streamed = lda(**kw).fit(X), lda(**kw).fit(c)
     np.testing.assert_array_equal(streamed.components_, mem.components_)
     assert streamed.elbo_history_ == mem.elbo_history_ and streamed.n_batch_iter_ == 25
-    np.testing.assert_allclose(streamed.bound_, mem.bound_, rtol=1e-10)
+    np.testing.assert_allclose([streamed.bound_, streamed.elbo_], [mem.bound_, mem.elbo_],
+                               rtol=1e-10)
 
 
 def test_partial_fit_of_each_shard_equals_partial_fit_of_its_rows(X, shards):
@@ -306,3 +310,11 @@ def test_peak_rss_of_a_streamed_pass_stays_flat_as_the_corpus_grows(tmp_path):
     # structure and E-step ratios (~44 bytes each, 47 MiB); streamed, nothing
     assert grown["memory"] > 30, peaks
     assert grown["shards"] < 6, peaks
+
+
+def test_a_shard_of_empty_documents(X, tmp_path):
+    Y = sp.vstack([X[:50], sp.csr_matrix((40, N_WORDS)), X[50:]], format="csr")
+    c = shard_csr(Y, tmp_path / "c", shard_docs=25)
+    assert c.shards[2].nnz == 0
+    for kw in ({}, {"e_step_init": "warm"}, {"learning_method": "online", "batch_size": 25}):
+        assert_fits_equal(lda(**kw).fit(c), lda(**kw).fit(Y), rtol=1e-10)

@@ -139,6 +139,29 @@ def test_uci_round_trip_in_small_chunks(tmp_path, gz):
         assert_same(c, ref.X, ref.vocabulary)
 
 
+@pytest.mark.parametrize("kind", ["uci", "mtx"])
+def test_the_body_is_parsed_in_chunks_never_whole(tmp_path, monkeypatch, kind):
+    X = counts(n_docs=300)
+    if kind == "uci":
+        path = write_uci(tmp_path, X)
+        run = lambda: shard_uci_bow(path, tmp_path / "vocab.t.txt", tmp_path / "c",  # noqa
+                                    chunk_bytes=200)
+    else:
+        path = tmp_path / "x.mtx"
+        scipy.io.mmwrite(path, X)
+        run = lambda: shard_count_matrix(path, tmp_path / "c", chunk_bytes=200)  # noqa
+    real, sizes = np.loadtxt, []
+
+    def spy(lines, *args, **kwargs):
+        sizes.append(len(lines))
+        return real(lines, *args, **kwargs)
+
+    monkeypatch.setattr(np, "loadtxt", spy)
+    c = run()
+    assert sum(sizes) == X.nnz and len(sizes) > 20 and max(sizes) <= 40  # 200 bytes of lines
+    assert (c.to_csr() != X).nnz == 0
+
+
 def test_uci_trailing_and_inner_empty_documents(tmp_path):
     X = counts()
     X = sp.vstack([X, sp.csr_matrix((4, 23))], format="csr")  # D says 41; the last 5 are empty

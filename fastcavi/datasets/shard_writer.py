@@ -197,7 +197,13 @@ class ShardWriter:
             self._flush(self.shard_docs)
 
     def add_empty(self, n_docs):
-        """Append ``n_docs`` documents without words."""
+        """Append documents without words.
+
+        Parameters
+        ----------
+        n_docs : int
+            How many (none if 0 or less).
+        """
         if n_docs > 0:
             self.add_rows(np.zeros(0, self.dtype), np.zeros(0, self.index_dtype),
                           np.zeros(int(n_docs), np.int64))
@@ -241,7 +247,18 @@ class ShardWriter:
         self._vocabulary = {"file": VOCABULARY, "sha256": sha}
 
     def write_documents(self, ids):
-        """Write document ids, one a line (checked against the documents at :meth:`finish`)."""
+        """Write document ids, one a line, in ``documents.txt``.
+
+        Parameters
+        ----------
+        ids : iterable of str
+            One per document, in order (their number is checked at :meth:`finish`).
+
+        Raises
+        ------
+        CorpusError
+            An id is not a string or contains a line break.
+        """
         n, sha = self._text_file(DOCUMENTS, ids, "document id", self.source)
         self._documents = {"file": DOCUMENTS, "sha256": sha, "n": n}
 

@@ -102,7 +102,17 @@ def vocabulary_sha256(terms) -> str:
 
 
 def is_sharded_corpus(path) -> bool:
-    """Whether ``path`` is a folder with a ``manifest.json`` (a sharded corpus, or meant as one)."""
+    """Whether ``path`` is a folder with a ``manifest.json`` (a sharded corpus, or meant as one).
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    bool
+        Only the file's presence is checked; :class:`ShardedCorpus` checks the rest.
+    """
     p = Path(os.fspath(path))
     return p.is_dir() and (p / MANIFEST).is_file()
 

@@ -132,7 +132,23 @@ class SpillLocals:
         return self.n_blocks
 
     def path(self, b):
-        """The file of block ``b``."""
+        """The file of block ``b``.
+
+        Parameters
+        ----------
+        b : int
+            Block index, ``0 <= b < n_blocks``.
+
+        Returns
+        -------
+        pathlib.Path
+            ``folder / "local-<b>.npy"`` (6 digits), which may not exist yet.
+
+        Raises
+        ------
+        IndexError
+            ``b`` out of range.
+        """
         _check_index(b, self.n_blocks)
         return self.folder / f"local-{b:06d}.npy"
 

@@ -129,11 +129,20 @@ class Documents:
 
     @property
     def sharded(self):
+        """True for shards on disk, False for a matrix in memory."""
         return self.X is None
 
     # ------------------------------------------------------------------ blocks
     def blocks(self):
-        """The blocks over the whole vocabulary: ``[corpus]``, or a Streamed source of shards."""
+        """The blocks over the whole vocabulary, in document order.
+
+        Returns
+        -------
+        list of CsrCorpus or Streamed
+            ``[corpus]`` for a matrix (the same object each call, so its column
+            structure is built once); a Streamed source opening one shard's
+            :class:`CsrCorpus` (:func:`open_shard`) at a time.
+        """
         if self.sharded:
             return Streamed(self.shards, open_shard)
         return [self._corpus]
@@ -141,10 +150,18 @@ class Documents:
     def minibatches(self, batch_size):
         """Blocks of at most ``batch_size`` documents over their own words, in order.
 
-        In memory, the rows of the matrix cut every ``batch_size``; sharded,
-        each shard's rows cut every ``batch_size`` (a minibatch never spans
-        two shards, so with ``shard_docs <= batch_size`` a shard is one
-        minibatch), as a Streamed source.
+        Parameters
+        ----------
+        batch_size : int
+
+        Returns
+        -------
+        list of Minibatch or Streamed
+            In memory, the rows of the matrix cut every ``batch_size``;
+            sharded, each shard's rows cut every ``batch_size`` (a minibatch
+            never spans two shards, so with ``shard_docs <= batch_size`` a
+            shard is one minibatch), as a Streamed source
+            (:func:`open_minibatch`).
         """
         if not self.sharded:
             return [Minibatch.from_csr(self.X[sl]) for sl in gen_batches(self.n_docs, batch_size)]
@@ -155,7 +172,18 @@ class Documents:
                 for sl in gen_batches(s.n_documents, batch_size)]
 
     def n_blocks(self, online, batch_size):
-        """Blocks a fit visits per pass."""
+        """Blocks a fit visits per pass.
+
+        Parameters
+        ----------
+        online : bool
+            The fit's blocks are minibatches (:meth:`minibatches`), else :meth:`blocks`.
+        batch_size : int
+
+        Returns
+        -------
+        int
+        """
         if online:
             sizes = [s.n_documents for s in self.shards] if self.sharded else [self.n_docs]
             return sum(_n_batches(n, batch_size) for n in sizes)
@@ -164,8 +192,20 @@ class Documents:
     def local_store(self, n_blocks, warm, folder):
         """Where a fit keeps its blocks' gamma between passes.
 
-        In memory: None (the driver's list). Sharded: on disk in ``folder``
-        when the E-step is warm, else nowhere (gamma is redrawn every pass).
+        Parameters
+        ----------
+        n_blocks : int
+            From :meth:`n_blocks`.
+        warm : bool
+            The E-step starts from the last pass's gamma.
+        folder : path-like or None
+            A folder the store may write into (needed when sharded and warm).
+
+        Returns
+        -------
+        None, SpillLocals or DiscardLocals
+            In memory: None (the driver's list). Sharded: on disk in
+            ``folder`` when warm, else nowhere (gamma is redrawn every pass).
         """
         if not self.sharded:
             return None
@@ -183,6 +223,10 @@ class Documents:
             The fit's blocks were minibatches: block ``b``'s gamma is that of
             its minibatches, stacked.
         batch_size : int
+
+        Returns
+        -------
+        ndarray of shape (documents of block ``b``, n_topics) or None
         """
         if not online:
             return store[b]
