@@ -11,6 +11,13 @@ PREDICT_BLOCK = 65536
 
 
 def resolve_lambda_init(value, d, name="lambda_init"):
+    """The initial weight precisions as an array of shape (d,): ones when ``value`` is None.
+
+    Raises
+    ------
+    ValueError
+        A shape other than () or (d,), or a value that is not positive and finite.
+    """
     if value is None:
         return np.ones(d)
     arr = np.asarray(value, dtype=np.float64)
@@ -27,6 +34,13 @@ def resolve_lambda_init(value, d, name="lambda_init"):
 
 
 def check_weights(sample_weight, X):
+    """Validated float64 sample weights of shape (n_samples,): non-negative, finite, positive sum.
+
+    Raises
+    ------
+    ValueError
+        Negative, non-finite or all-zero weights, or a length other than X's.
+    """
     sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
     if not np.all(np.isfinite(sw)):
         raise ValueError("sample_weight must be finite")

@@ -180,6 +180,7 @@ class Problem:
         return float(res @ res)
 
     def sweep(self, kernels, sigma2, sa, logodds, alpha, mu, s, Xr, T, order, n_threads):
+        """One coordinate sweep of the kernel over ``order``, updating alpha, mu, s, Xr, T in place."""
         if self.sparse:
             kernels.spikeslab_sweep_csc(self.data, self.indices, self.indptr, self.xm, self.wsum,
                                         self.xy, self.d, sigma2, sa, logodds, alpha, mu, s, Xr,
